@@ -1,0 +1,39 @@
+"""gunicorn settings for the TDS Core API: ``gunicorn -c deploy/gunicorn.conf.py tds_site.wsgi``.
+
+Everything comes from the same environment as Django's settings (API_HOST, API_PORT,
+API_WORKERS). The master validates the configuration before forking, so a bad variable
+stops start-up with one line.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tds_site.settings")
+# The API's processes may use psycopg's connection pool (see tds_site.config).
+os.environ.setdefault("TDS_DB_POOL", "1")
+
+from django.conf import settings
+
+_host = settings.API_HOST
+bind = [f"[{_host}]:{settings.API_PORT}" if ":" in _host else f"{_host}:{settings.API_PORT}"]
+workers = settings.API_WORKERS
+worker_class = "sync"
+# Webhooks are small and answered in milliseconds; a slow client must not hold a worker.
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+max_requests = 20000
+max_requests_jitter = 2000
+proc_name = "tds-core-api"
+wsgi_app = "tds_site.wsgi:application"
+# X-Forwarded-* are trusted by the application from TRUSTED_PROXIES only.
+forwarded_allow_ips = ",".join(sorted(settings.TRUSTED_PROXIES)) or "127.0.0.1"
+
+accesslog = "-" if os.environ.get("API_ACCESS_LOG", "true").lower() == "true" else None
+access_log_format = (
+    '{"type": "access", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", '
+    '"status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, "request_id": "%({x-request-id}o)s"}'
+)
+errorlog = "-"
+loglevel = "info"

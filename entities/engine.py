@@ -1,0 +1,215 @@
+"""The one generic engine that applies a Zoho event to the ERP tables.
+
+``apply_event`` runs inside the caller's transaction (the queue's, together with its status
+change and log row). Each change is one guarded upsert: the database itself refuses an older
+``last_modified_time`` than the stored one, and a delete leaves a tombstone that only a newer
+change can lift, so stale and out-of-order events can never overwrite newer data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+from django.db import connection, models
+
+from entities.fields import FieldValueError, to_timestamp, to_zoho_id
+from entities.mappings import BY_ENTITY, EntityMapping, Lines, Link, backfills_for
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class Applied:
+    outcome: Outcome
+    row_id: int | None
+
+
+def apply_event(entity: str, operation: str, record: dict, now: datetime) -> Applied:
+    """Apply one event's record to its ERP table (and lines) and say what happened."""
+    mapping = BY_ENTITY[entity]
+    if not isinstance(record, dict):
+        raise FieldValueError("record", record, "is not a JSON object")
+    zoho_id = _record_id(mapping, record)
+    last_modified = to_timestamp("last_modified_time", record.get("last_modified_time"))
+    if operation == "delete":
+        return _delete(mapping, zoho_id, last_modified, record, now)
+    return _upsert(mapping, zoho_id, last_modified, record, now)
+
+
+def _record_id(mapping: EntityMapping, record: dict) -> str:
+    value = to_zoho_id(mapping.id_field, record.get(mapping.id_field))
+    if value is None:
+        raise FieldValueError(mapping.id_field, record.get(mapping.id_field), "is missing")
+    return value
+
+
+def _upsert(
+    mapping: EntityMapping,
+    zoho_id: str,
+    last_modified: datetime | None,
+    record: dict,
+    now: datetime,
+) -> Applied:
+    present = tuple(col for col, source in mapping.columns.items() if source.present(record))
+    values = {col: mapping.columns[col].read(record) for col in mapping.columns}
+    links = tuple(link for link in mapping.links if link.zoho_column in present)
+    sql = _upsert_sql(mapping.entity, present, links)
+    params = _params(
+        mapping.model,
+        [
+            ("zoho_id", zoho_id),
+            ("zoho_last_modified", last_modified),
+            ("is_deleted", False),
+            ("deleted_at", None),
+            ("raw", record),
+            ("synced_at", now),
+            *((col, values[col]) for col in mapping.columns),
+        ],
+    )
+    params += [values[link.zoho_column] for link in mapping.links]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            return Applied(Outcome.STALE, None)
+        row_id = row[0]
+        if mapping.lines is not None and mapping.lines.key in record:
+            _replace_lines(cursor, mapping.lines, row_id, record[mapping.lines.key])
+        for backfill in backfills_for(mapping.model):
+            cursor.execute(
+                f"UPDATE {backfill.table} SET {backfill.fk_column} = %s "
+                f"WHERE {backfill.zoho_column} = %s AND {backfill.fk_column} IS NULL",
+                [row_id, zoho_id],
+            )
+    return Applied(Outcome.APPLIED, row_id)
+
+
+def _delete(
+    mapping: EntityMapping,
+    zoho_id: str,
+    last_modified: datetime | None,
+    record: dict,
+    now: datetime,
+) -> Applied:
+    table = mapping.table
+    params = _params(
+        mapping.model,
+        [
+            ("zoho_id", zoho_id),
+            ("zoho_last_modified", last_modified),
+            ("is_deleted", True),
+            ("deleted_at", now),
+            ("raw", record),
+            ("synced_at", now),
+        ],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (zoho_id, zoho_last_modified, is_deleted, deleted_at, raw, "
+            f"synced_at) VALUES (%s, %s, %s, %s, %s, %s) "
+            f"ON CONFLICT (zoho_id) DO UPDATE SET is_deleted = excluded.is_deleted, "
+            f"deleted_at = COALESCE({table}.deleted_at, excluded.deleted_at), "
+            f"raw = excluded.raw, synced_at = excluded.synced_at, "
+            f"zoho_last_modified = {_newest(table)} RETURNING id",
+            params,
+        )
+        (row_id,) = cursor.fetchone()
+    return Applied(Outcome.APPLIED, row_id)
+
+
+def _newest(table: str) -> str:
+    stored, incoming = f"{table}.zoho_last_modified", "excluded.zoho_last_modified"
+    return (
+        f"CASE WHEN {incoming} IS NULL THEN {stored} WHEN {stored} IS NULL THEN {incoming} "
+        f"WHEN {incoming} > {stored} THEN {incoming} ELSE {stored} END"
+    )
+
+
+def _replace_lines(cursor: Any, lines: Lines, parent_id: int, items: Any) -> None:
+    if not isinstance(items, list):
+        raise FieldValueError(lines.key, items, "is not a list")
+    table = lines.model._meta.db_table
+    cursor.execute(f"DELETE FROM {table} WHERE {lines.parent_column} = %s", [parent_id])
+    if not items:
+        return
+    rows_sql, params = [], []
+    row_sql = _line_row_sql(lines)
+    for position, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise FieldValueError(f"{lines.key}[{position}]", item, "is not an object")
+        try:
+            values = {col: source.read(item) for col, source in lines.columns.items()}
+        except FieldValueError as error:
+            raise FieldValueError(
+                f"{lines.key}[{position}].{error.field}", error.value, error.reason
+            ) from None
+        params += _params(
+            lines.model,
+            [(lines.parent_column, parent_id), ("position", position), *values.items()],
+        )
+        params += [values[link.zoho_column] for link in lines.links]
+        rows_sql.append(row_sql)
+    columns = [lines.parent_column, "position", *lines.columns, *_fk_columns(lines.links)]
+    cursor.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(rows_sql)}", params
+    )
+
+
+def _params(model: type[models.Model], pairs: list[tuple[str, Any]]) -> list[Any]:
+    fields = _fields(model)
+    return [fields[name].get_db_prep_save(value, connection) for name, value in pairs]
+
+
+@cache
+def _fields(model: type[models.Model]) -> dict[str, models.Field]:
+    return {f.column: f for f in model._meta.concrete_fields}
+
+
+def _fk_columns(links: tuple[Link, ...]) -> list[str]:
+    return [link.fk_column for link in links]
+
+
+def _lookup_sql(link: Link) -> str:
+    return f"(SELECT id FROM {link.target._meta.db_table} WHERE zoho_id = %s)"
+
+
+@cache
+def _line_row_sql(lines: Lines) -> str:
+    placeholders = ["%s"] * (2 + len(lines.columns)) + [_lookup_sql(link) for link in lines.links]
+    return f"({', '.join(placeholders)})"
+
+
+@cache
+def _upsert_sql(entity: str, present: tuple[str, ...], links: tuple[Link, ...]) -> str:
+    mapping = BY_ENTITY[entity]
+    table = mapping.table
+    base = ["zoho_id", "zoho_last_modified", "is_deleted", "deleted_at", "raw", "synced_at"]
+    columns = [*base, *mapping.columns, *_fk_columns(mapping.links)]
+    placeholders = ["%s"] * (len(base) + len(mapping.columns)) + [
+        _lookup_sql(link) for link in mapping.links
+    ]
+    updated = ["is_deleted", "deleted_at", "raw", "synced_at", *present, *_fk_columns(links)]
+    assignments = [f"{col} = excluded.{col}" for col in updated]
+    assignments.append(
+        f"zoho_last_modified = COALESCE(excluded.zoho_last_modified, {table}.zoho_last_modified)"
+    )
+    stored, incoming = f"{table}.zoho_last_modified", "excluded.zoho_last_modified"
+    # Live rows take equal-or-newer changes (and undated ones, in arrival order); a deleted
+    # row only comes back for a change provably newer than the delete.
+    guard = (
+        f"({table}.is_deleted = FALSE AND ({stored} IS NULL OR {incoming} IS NULL "
+        f"OR {incoming} >= {stored})) "
+        f"OR ({table}.is_deleted = TRUE AND {incoming} > {stored})"
+    )
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(placeholders)}) "
+        f"ON CONFLICT (zoho_id) DO UPDATE SET {', '.join(assignments)} "
+        f"WHERE {guard} RETURNING id"
+    )

@@ -1,0 +1,238 @@
+"""The ERP tables TDS Core keeps in step with Zoho (CONTRACT §5).
+
+Every record table shares the ``ZohoRecord`` columns. Links to other records (an invoice's
+customer, a line's product) keep the Zoho id always and a resolved foreign key when the
+other record is known; no database constraint, since Zoho may send them in any order.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+MONEY = {"max_digits": 24, "decimal_places": 6, "null": True, "blank": True}
+
+
+def link(to: str, related_name: str) -> models.ForeignKey:
+    return models.ForeignKey(
+        to,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name=related_name,
+    )
+
+
+class ZohoRecord(models.Model):
+    zoho_id = models.CharField(max_length=64, unique=True)
+    zoho_last_modified = models.DateTimeField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    raw = models.JSONField(null=True, blank=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        label = getattr(self, "number", None) or getattr(self, "name", None) or ""
+        return f"{label} ({self.zoho_id})" if label else self.zoho_id
+
+
+class Contact(ZohoRecord):
+    name = models.TextField(null=True, blank=True)
+    company_name = models.TextField(null=True, blank=True)
+    email = models.TextField(null=True, blank=True)
+    phone = models.TextField(null=True, blank=True)
+    currency_code = models.CharField(max_length=8, null=True, blank=True)
+    status = models.CharField(max_length=32, null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Product(ZohoRecord):
+    name = models.TextField(null=True, blank=True)
+    sku = models.TextField(null=True, blank=True)
+    rate = models.DecimalField(**MONEY)
+    purchase_rate = models.DecimalField(**MONEY)
+    unit = models.CharField(max_length=32, null=True, blank=True)
+    status = models.CharField(max_length=32, null=True, blank=True)
+    stock_on_hand = models.DecimalField(**MONEY)
+
+    class Meta:
+        db_table = "products"
+
+
+class Customer(Contact):
+    class Meta:
+        db_table = "customers"
+
+
+class Vendor(Contact):
+    class Meta:
+        db_table = "vendors"
+
+
+class Document(ZohoRecord):
+    number = models.TextField(null=True, blank=True)
+    date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=32, null=True, blank=True)
+    currency_code = models.CharField(max_length=8, null=True, blank=True)
+    total = models.DecimalField(**MONEY)
+
+    class Meta:
+        abstract = True
+
+
+class Invoice(Document):
+    customer_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    customer = link("entities.Customer", "invoices")
+    due_date = models.DateField(null=True, blank=True)
+    balance = models.DecimalField(**MONEY)
+
+    class Meta:
+        db_table = "invoices"
+
+
+class Bill(Document):
+    vendor_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    vendor = link("entities.Vendor", "bills")
+    due_date = models.DateField(null=True, blank=True)
+    balance = models.DecimalField(**MONEY)
+
+    class Meta:
+        db_table = "bills"
+
+
+class CreditNote(Document):
+    customer_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    customer = link("entities.Customer", "credit_notes")
+    balance = models.DecimalField(**MONEY)
+
+    class Meta:
+        db_table = "credit_notes"
+
+
+class SalesOrder(Document):
+    customer_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    customer = link("entities.Customer", "sales_orders")
+
+    class Meta:
+        db_table = "sales_orders"
+
+
+class Payment(ZohoRecord):
+    number = models.TextField(null=True, blank=True)
+    customer_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    customer = link("entities.Customer", "payments")
+    date = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(**MONEY)
+    payment_mode = models.TextField(null=True, blank=True)
+    reference_number = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "payments"
+
+
+class StockAdjustment(ZohoRecord):
+    date = models.DateField(null=True, blank=True)
+    reason = models.TextField(null=True, blank=True)
+    adjustment_type = models.CharField(max_length=32, null=True, blank=True)
+
+    class Meta:
+        db_table = "stock_adjustments"
+
+
+class PriceList(ZohoRecord):
+    name = models.TextField(null=True, blank=True)
+    currency_code = models.CharField(max_length=8, null=True, blank=True)
+    status = models.CharField(max_length=32, null=True, blank=True)
+
+    class Meta:
+        db_table = "price_lists"
+
+
+class Line(models.Model):
+    """A line of a document, replaced whole whenever its parent is applied."""
+
+    position = models.PositiveIntegerField()
+    line_zoho_id = models.CharField(max_length=64, null=True, blank=True)
+    item_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    name = models.TextField(null=True, blank=True)
+    quantity = models.DecimalField(**MONEY)
+    rate = models.DecimalField(**MONEY)
+    item_total = models.DecimalField(**MONEY)
+
+    class Meta:
+        abstract = True
+        ordering = ("position",)
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name or self.item_zoho_id or ''}"
+
+
+class InvoiceLine(Line):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    product = link("entities.Product", "+")
+
+    class Meta(Line.Meta):
+        db_table = "invoice_lines"
+
+
+class BillLine(Line):
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
+    product = link("entities.Product", "+")
+
+    class Meta(Line.Meta):
+        db_table = "bill_lines"
+
+
+class CreditNoteLine(Line):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+    product = link("entities.Product", "+")
+
+    class Meta(Line.Meta):
+        db_table = "credit_note_lines"
+
+
+class SalesOrderLine(Line):
+    sales_order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="lines")
+    product = link("entities.Product", "+")
+
+    class Meta(Line.Meta):
+        db_table = "sales_order_lines"
+
+
+class StockAdjustmentLine(models.Model):
+    stock_adjustment = models.ForeignKey(
+        StockAdjustment, on_delete=models.CASCADE, related_name="lines"
+    )
+    position = models.PositiveIntegerField()
+    item_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    product = link("entities.Product", "+")
+    name = models.TextField(null=True, blank=True)
+    quantity_adjusted = models.DecimalField(**MONEY)
+
+    class Meta:
+        db_table = "stock_adjustment_lines"
+        ordering = ("position",)
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name or self.item_zoho_id or ''}"
+
+
+class PriceListItem(models.Model):
+    price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    item_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    product = link("entities.Product", "+")
+    name = models.TextField(null=True, blank=True)
+    rate = models.DecimalField(**MONEY)
+
+    class Meta:
+        db_table = "price_list_items"
+        ordering = ("position",)
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name or self.item_zoho_id or ''}"

@@ -1,0 +1,18 @@
+"""The client's address: X-Forwarded-For is believed only from TRUSTED_PROXIES."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+def client_address(request) -> str | None:
+    peer = request.META.get("REMOTE_ADDR") or None
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not forwarded or peer not in settings.TRUSTED_PROXIES:
+        return peer
+    # Walk from the nearest hop back; the first address that is not one of our
+    # proxies is the client.
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        if hop not in settings.TRUSTED_PROXIES:
+            return hop[:45]
+    return peer

@@ -1,0 +1,182 @@
+"""Reading a webhook body into one event: entity, record, record id, operation.
+
+Only what ingest needs is checked here (the record and its id); field values are checked
+when the event is applied, so one bad field never costs the whole webhook.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from entities.mappings import BY_ENTITY, CONTACTS, MODULE_KEYS, EntityMapping, mapping_for
+from inbox.signatures import FORM_CONTENT_TYPE, media_type
+
+JSON_CONTENT_TYPES = frozenset({"application/json", "text/json"})
+FORM_RECORD_FIELDS = ("JSONString", "payload")
+OPERATIONS = frozenset({"create", "update", "delete"})
+_EVENT_VERBS = {
+    "created": "create",
+    "create": "create",
+    "added": "create",
+    "updated": "update",
+    "update": "update",
+    "edited": "update",
+    "deleted": "delete",
+    "delete": "delete",
+    "removed": "delete",
+}
+
+
+class UnusableWebhook(ValueError):
+    """An authentic webhook TDS Core cannot turn into an event (kept, as rejected)."""
+
+
+@dataclass(frozen=True)
+class ParsedWebhook:
+    entity: str
+    module: str
+    record: dict
+    record_id: str
+    operation: str
+    event_type: str
+    last_modified: str
+    params: dict[str, str]
+
+
+def supported_content_type(content_type: str) -> bool:
+    kind = media_type(content_type)
+    return kind in JSON_CONTENT_TYPES or kind == FORM_CONTENT_TYPE
+
+
+def parse_webhook(
+    *,
+    path_entity: str | None,
+    method: str,
+    content_type: str,
+    body: bytes,
+    query: list[tuple[str, str]],
+    event_header: str,
+) -> ParsedWebhook:
+    params = dict(query)
+    document, form_key = _read_document(content_type, body, params)
+    module, record = _find_record(document, form_key, event_header, path_entity)
+    mapping = _mapping(module, record, path_entity)
+    record_id = _record_id(mapping, record)
+    return ParsedWebhook(
+        entity=mapping.entity,
+        module=module,
+        record=record,
+        record_id=record_id,
+        operation=_operation(event_header, params.get("operation"), method),
+        event_type=event_header[:64],
+        last_modified=_text(record.get("last_modified_time")),
+        params=params,
+    )
+
+
+def _read_document(
+    content_type: str, body: bytes, params: dict[str, str]
+) -> tuple[Any, str | None]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnusableWebhook("the body is not UTF-8 text") from None
+    if media_type(content_type) != FORM_CONTENT_TYPE:
+        return _loads(text, "the body"), None
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    for key in (*FORM_RECORD_FIELDS, *sorted(MODULE_KEYS)):
+        if key in fields:
+            document = _loads(fields.pop(key), f"the form field {key!r}")
+            params.update(fields)
+            return document, key
+    raise UnusableWebhook(
+        "the form has no record field (JSONString, payload or a module key such as invoice)"
+    )
+
+
+def _loads(text: str, what: str) -> Any:
+    if not text.strip():
+        raise UnusableWebhook(f"{what} is empty")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        raise UnusableWebhook(f"{what} is not valid JSON ({error})") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _find_record(
+    document: Any, form_key: str | None, event_header: str, path_entity: str | None
+) -> tuple[str, dict]:
+    if not isinstance(document, dict):
+        raise UnusableWebhook("the payload is not a JSON object")
+    if form_key in MODULE_KEYS:
+        return form_key, document  # type: ignore[return-value]
+    wrapped = [key for key in document if key in MODULE_KEYS and isinstance(document[key], dict)]
+    if len(wrapped) == 1:
+        return wrapped[0], document[wrapped[0]]
+    if len(wrapped) > 1:
+        raise UnusableWebhook(f"the payload holds several modules: {', '.join(sorted(wrapped))}")
+    # A custom raw payload: the record itself. The path (or the event header) names it.
+    if path_entity:
+        return _path_module(path_entity), document
+    event_module = event_header.split(".")[0].strip().lower()
+    if event_module in MODULE_KEYS:
+        return event_module, document
+    raise UnusableWebhook(
+        "unknown module: the payload has no module key (item, contact, invoice, ...) "
+        "and neither the path nor X-Zoho-Event names one"
+    )
+
+
+def _path_module(path_entity: str) -> str:
+    return "contact" if path_entity == CONTACTS else BY_ENTITY[path_entity].module
+
+
+def _mapping(module: str, record: dict, path_entity: str | None) -> EntityMapping:
+    contact_type = None
+    if module == "contact":
+        contact_type = _text(record.get("contact_type")).lower()
+        if contact_type not in ("customer", "vendor"):
+            raise UnusableWebhook("a contact needs contact_type 'customer' or 'vendor'")
+    mapping = mapping_for(module, contact_type)
+    if mapping is None:
+        raise UnusableWebhook(f"unknown module {module!r}")
+    if path_entity and path_entity not in (mapping.entity, CONTACTS if module == "contact" else ""):
+        raise UnusableWebhook(
+            f"the payload is a {mapping.entity} record but was sent to /{path_entity}/"
+        )
+    return mapping
+
+
+def _record_id(mapping: EntityMapping, record: dict) -> str:
+    value = record.get(mapping.id_field)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise UnusableWebhook(f"no record id: {mapping.id_field} is missing or not a string")
+    text = str(value).strip()
+    if not text or len(text) > 64:
+        raise UnusableWebhook(f"no record id: {mapping.id_field} is blank or too long")
+    return text
+
+
+def _operation(event_header: str, query_operation: str | None, method: str) -> str:
+    if event_header:
+        verb = event_header.rsplit(".", 1)[-1].strip().lower()
+        return _EVENT_VERBS.get(verb, "update")
+    if query_operation is not None:
+        operation = query_operation.strip().lower()
+        if operation not in OPERATIONS:
+            raise UnusableWebhook(
+                f"operation {query_operation!r} is not one of create, update, delete"
+            )
+        return operation
+    return "delete" if method == "DELETE" else "upsert"
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""

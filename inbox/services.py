@@ -1,0 +1,270 @@
+"""``ingest_webhook``: authenticate, parse, and commit an event with its queue entry.
+
+The hot path of TDS Core. It does only what must happen before the 2xx: verify, find the
+record id, and write the inbox row and the queue entry in one transaction. On PostgreSQL
+that is a single statement; on SQLite, two inside one transaction. Field values are left
+for the worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from inbox.models import AuthMethod, InboxEvent, Validity
+from inbox.payloads import ParsedWebhook, UnusableWebhook, parse_webhook
+from inbox.signatures import verify
+from syncqueue.dispatch import request_drain
+from syncqueue.models import QueueEntry, Status
+
+SIGNATURE_HEADER = "x-zoho-webhook-signature"
+TOKEN_HEADER = "x-tds-token"
+REDACTED = "[redacted]"
+_SECRET_HEADERS = frozenset({TOKEN_HEADER, "authorization", "cookie", "proxy-authorization"})
+_SECRET_PARAMS = frozenset({"token"})
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What ingest needs of an HTTP request, independent of Django's request object."""
+
+    method: str
+    path: str
+    path_entity: str | None
+    query_string: str
+    content_type: str
+    body: bytes
+    headers: dict[str, str]  # lower-case names
+    remote_addr: str | None
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status_code: int
+    body: dict
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def authenticate(request: WebhookRequest, query: list[tuple[str, str]]) -> str | None:
+    """How the request proves it comes from Zoho, or None. Order as in CONTRACT §3."""
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if signature and verify(
+        settings.ZOHO_WEBHOOK_SECRETS,
+        signature,
+        request.query_string,
+        request.content_type,
+        request.body,
+    ):
+        return AuthMethod.SIGNATURE
+    expected = settings.WEBHOOK_TOKEN
+    if expected:
+        given = request.headers.get(TOKEN_HEADER) or dict(query).get("token") or ""
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return AuthMethod.TOKEN
+    if settings.WEBHOOK_ALLOW_UNSIGNED:
+        return AuthMethod.UNSIGNED
+    return None
+
+
+def ingest_webhook(request: WebhookRequest) -> IngestResult:
+    query = parse_qsl(request.query_string, keep_blank_values=True)
+    auth_method = authenticate(request, query)
+    if auth_method is None:
+        return IngestResult(401, {"error": "missing or invalid webhook signature or token"})
+    try:
+        parsed = parse_webhook(
+            path_entity=request.path_entity,
+            method=request.method,
+            content_type=request.content_type,
+            body=request.body,
+            query=query,
+            event_header=request.headers.get("x-zoho-event", "").strip(),
+        )
+    except UnusableWebhook as error:
+        event_id = _store_rejected(request, auth_method, str(error))
+        return IngestResult(400, {"error": str(error), "event_id": str(event_id)})
+    event_id, created = _store_accepted(request, auth_method, parsed)
+    if created:
+        transaction.on_commit(request_drain)
+        return IngestResult(
+            202, {"status": "accepted", "event_id": str(event_id), "duplicate": False}
+        )
+    return IngestResult(200, {"status": "duplicate", "event_id": str(event_id), "duplicate": True})
+
+
+def dedup_key(request: WebhookRequest, parsed: ParsedWebhook) -> str:
+    """What makes two deliveries "the same event" (CONTRACT §3), hashed."""
+    idempotency_key = request.headers.get("idempotency-key", "").strip()
+    if idempotency_key:
+        basis = f"key\n{idempotency_key}"
+    elif parsed.last_modified:
+        parts = (parsed.entity, parsed.record_id, parsed.operation, parsed.last_modified)
+        basis = "record\n" + "\n".join(parts)
+    else:
+        body_hash = hashlib.sha256(request.body).hexdigest()
+        basis = f"body\n{parsed.operation}\n{body_hash}"
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: (REDACTED if k in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def redact_params(params: dict[str, str]) -> dict[str, str]:
+    return {k: (REDACTED if k in _SECRET_PARAMS else v) for k, v in params.items()}
+
+
+def _inbox_values(request: WebhookRequest, auth_method: str) -> dict:
+    return {
+        "received_at": timezone.now(),
+        "content_hash": hashlib.sha256(request.body).hexdigest(),
+        "content_type": request.content_type[:128],
+        "method": request.method,
+        "path": request.path[:255],
+        "raw_body": request.body,
+        "headers": redact_headers(request.headers),
+        "remote_addr": request.remote_addr,
+        "auth_method": auth_method,
+        "request_id": request.request_id,
+    }
+
+
+def _store_rejected(request: WebhookRequest, auth_method: str, reason: str) -> int:
+    values = _inbox_values(request, auth_method)
+    values["params"] = redact_params(dict(parse_qsl(request.query_string, keep_blank_values=True)))
+    event = InboxEvent.objects.create(
+        validity=Validity.REJECTED,
+        rejection_reason=reason,
+        entity=request.path_entity or "",
+        **values,
+    )
+    return event.pk
+
+
+_INBOX_COLUMNS = (
+    "received_at",
+    "validity",
+    "rejection_reason",
+    "entity",
+    "record_id",
+    "operation",
+    "event_type",
+    "idempotency_key",
+    "dedup_key",
+    "content_hash",
+    "content_type",
+    "method",
+    "path",
+    "raw_body",
+    "params",
+    "headers",
+    "remote_addr",
+    "auth_method",
+    "request_id",
+)
+_QUEUE_COLUMNS = (
+    "source",
+    "entity",
+    "record_id",
+    "operation",
+    "payload",
+    "status",
+    "outcome",
+    "attempts",
+    "replayed",
+    "next_attempt_at",
+    "locked_by",
+    "claim_token",
+    "last_error",
+    "created_at",
+    "updated_at",
+)
+_INBOX = InboxEvent._meta.db_table
+_QUEUE = QueueEntry._meta.db_table
+_INSERT_INBOX = (
+    f"INSERT INTO {_INBOX} ({', '.join(_INBOX_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_INBOX_COLUMNS))}) "
+    f"ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
+)
+_INSERT_QUEUE = (
+    f"INSERT INTO {_QUEUE} (inbox_event_id, {', '.join(_QUEUE_COLUMNS)}) "
+    f"VALUES (%s, {', '.join(['%s'] * len(_QUEUE_COLUMNS))})"
+)
+# PostgreSQL: both rows in one statement, hence one round trip and one implicit transaction.
+_INSERT_BOTH_PG = (
+    f"WITH event AS ({_INSERT_INBOX}) "
+    f"INSERT INTO {_QUEUE} (inbox_event_id, {', '.join(_QUEUE_COLUMNS)}) "
+    f"SELECT event.id, {', '.join(['%s'] * len(_QUEUE_COLUMNS))} FROM event "
+    f"RETURNING inbox_event_id"
+)
+
+
+def _store_accepted(
+    request: WebhookRequest, auth_method: str, parsed: ParsedWebhook
+) -> tuple[int, bool]:
+    """Write inbox row + queue entry atomically; returns (event id, newly created)."""
+    key = dedup_key(request, parsed)
+    values = _inbox_values(request, auth_method)
+    now = values["received_at"]
+    values.update(
+        validity=Validity.ACCEPTED,
+        rejection_reason="",
+        entity=parsed.entity,
+        record_id=parsed.record_id,
+        operation=parsed.operation,
+        event_type=parsed.event_type,
+        idempotency_key=request.headers.get("idempotency-key", "")[:255],
+        dedup_key=key,
+        params=redact_params(parsed.params),
+    )
+    inbox_params = _adapt(InboxEvent, _INBOX_COLUMNS, values)
+    queue_params = _adapt(
+        QueueEntry,
+        _QUEUE_COLUMNS,
+        {
+            "source": "webhook",
+            "entity": parsed.entity,
+            "record_id": parsed.record_id,
+            "operation": parsed.operation,
+            "payload": parsed.record,
+            "status": Status.PENDING,
+            "outcome": "",
+            "attempts": 0,
+            "replayed": False,
+            "next_attempt_at": now,
+            "locked_by": "",
+            "claim_token": "",
+            "last_error": "",
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_BOTH_PG, inbox_params + queue_params)
+            row = cursor.fetchone()
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_INSERT_INBOX, inbox_params)
+            row = cursor.fetchone()
+            if row is not None:
+                cursor.execute(_INSERT_QUEUE, [row[0], *queue_params])
+    if row is not None:
+        return row[0], True
+    # A conflict: the first delivery is committed (PostgreSQL waited for it to finish).
+    existing = InboxEvent.objects.filter(dedup_key=key).values_list("id", flat=True).first()
+    if existing is None:
+        raise RuntimeError("duplicate webhook whose first delivery vanished")
+    return existing, False
+
+
+def _adapt(model, columns: tuple[str, ...], values: dict) -> list:
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    return [fields[c].get_db_prep_save(values[c], connection) for c in columns]

@@ -1,0 +1,112 @@
+"""The webhook endpoint: parse the HTTP request, hand it to ``ingest_webhook``, answer."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from entities.mappings import WEBHOOK_ENTITIES
+from inbox.addresses import client_address
+from inbox.payloads import supported_content_type
+from inbox.services import WebhookRequest, ingest_webhook
+from inbox.throttling import WebhookRateThrottle
+
+logger = logging.getLogger("tds.ingest")
+
+RETRY_AFTER_SECONDS = "5"
+
+
+class ZohoWebhookView(APIView):
+    """Receive one Zoho Books / Zoho Inventory webhook."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (WebhookRateThrottle,)
+    parser_classes = ()
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(description="Accepted and committed."),
+            200: OpenApiResponse(description="The same event again."),
+            400: OpenApiResponse(description="Authentic but unusable; kept as rejected."),
+            401: OpenApiResponse(description="Missing or wrong signature or token."),
+            404: OpenApiResponse(description="Unknown entity."),
+            413: OpenApiResponse(description="Body too large."),
+            415: OpenApiResponse(description="Unsupported content type."),
+            429: OpenApiResponse(description="Rate limited."),
+            503: OpenApiResponse(description="Database unreachable."),
+        },
+    )
+    def post(self, request: Request, entity: str | None = None) -> Response:
+        if entity is not None and entity not in WEBHOOK_ENTITIES:
+            return Response({"error": f"unknown entity {entity!r}"}, status.HTTP_404_NOT_FOUND)
+        django_request = request._request
+        meta = django_request.META
+        length = _content_length(meta.get("CONTENT_LENGTH"))
+        if length is None:
+            return Response({"error": "invalid Content-Length"}, status.HTTP_400_BAD_REQUEST)
+        limit = settings.WEBHOOK_MAX_BODY_BYTES
+        if length > limit:  # refuse before reading a byte of the body
+            return Response(
+                {"error": f"body larger than {limit} bytes"},
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        content_type = meta.get("CONTENT_TYPE", "")
+        if not supported_content_type(content_type):
+            return Response(
+                {"error": "use application/json or application/x-www-form-urlencoded"},
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            )
+        result = ingest_webhook(
+            WebhookRequest(
+                method=django_request.method or "POST",
+                path=django_request.path,
+                path_entity=entity,
+                query_string=meta.get("QUERY_STRING", ""),
+                content_type=content_type,
+                body=django_request.body,
+                headers={k.lower(): v for k, v in django_request.headers.items()},
+                remote_addr=client_address(django_request),
+                request_id=getattr(django_request, "request_id", ""),
+            )
+        )
+        return Response(result.body, result.status_code, headers=result.headers)
+
+    put = post
+    delete = post
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, OperationalError | InterfaceError | DatabaseError):
+            logger.error("database unavailable during ingest: %s", type(exc).__name__)
+            return Response(
+                {"error": "database unavailable, retry later"},
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+        if isinstance(exc, exceptions.Throttled):
+            wait = int(exc.wait or 1)
+            return Response(
+                {"error": "rate limit exceeded"},
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(max(wait, 1))},
+            )
+        return super().handle_exception(exc)
+
+
+def _content_length(value: str | None) -> int | None:
+    if not value:
+        return 0
+    try:
+        length = int(value)
+    except ValueError:
+        return None
+    return length if length >= 0 else None

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SyncQueueConfig(AppConfig):
+    name = "syncqueue"
+    verbose_name = "Sync queue"

@@ -1,0 +1,120 @@
+"""Claiming queue entries: a batch at a time, under a lease, one record at a time.
+
+Only the head of each record's chain is claimable: an entry is skipped while an earlier
+entry of the same record is unfinished, so one record's events apply in arrival order and
+never two at once. On PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets many workers claim side by
+side; on SQLite the transaction takes the database's write lock at BEGIN (IMMEDIATE mode),
+which serialises claims just as safely.
+
+A claim is a lease: ``locked_until``. An entry whose lease ran out (its worker died) is
+claimable again, and each claim gets a fresh token so that the old holder, should it wake
+up, can no longer complete it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from syncqueue.models import QueueEntry, Status
+
+_TABLE = QueueEntry._meta.db_table
+
+_CANDIDATES = f"""
+    SELECT c.id FROM {_TABLE} c
+    WHERE (
+        (c.status IN ('pending', 'failed') AND c.next_attempt_at <= %(now)s)
+        OR (c.status = 'processing' AND c.locked_until < %(now)s)
+    )
+    AND NOT EXISTS (
+        SELECT 1 FROM {_TABLE} p
+        WHERE p.entity = c.entity AND p.record_id = c.record_id AND p.id < c.id
+          AND p.status IN ('pending', 'processing', 'failed')
+    )
+    ORDER BY c.id
+    LIMIT %(limit)s
+"""
+
+_CLAIM = f"""
+    UPDATE {_TABLE}
+    SET status = 'processing', locked_by = %(worker)s, locked_until = %(until)s,
+        claim_token = %(token)s, attempts = attempts + 1, updated_at = %(now)s
+    WHERE id IN ({{candidates}})
+    RETURNING id, entity, record_id, operation, payload, attempts, created_at, replayed
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    entry_id: int
+    entity: str
+    record_id: str
+    operation: str
+    payload: dict
+    attempt: int
+    created_at: datetime
+    token: str
+    replayed: bool
+
+
+def claim_batch(worker: str, limit: int | None = None) -> list[Claim]:
+    """Lease up to ``limit`` due entries (WORKER_BATCH_SIZE by default) to ``worker``."""
+    now = timezone.now()
+    token = secrets.token_hex(8)
+    candidates = _CANDIDATES
+    if connection.vendor == "postgresql":
+        candidates += " FOR UPDATE SKIP LOCKED"
+    params = {
+        "now": _adapt(now),
+        "until": _adapt(now + timedelta(seconds=settings.STUCK_EVENT_SECONDS)),
+        "worker": worker,
+        "token": token,
+        "limit": limit or settings.WORKER_BATCH_SIZE,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM.format(candidates=candidates), params)
+        rows = cursor.fetchall()
+    claims = [
+        Claim(
+            entry_id=row[0],
+            entity=row[1],
+            record_id=row[2],
+            operation=row[3],
+            payload=_from_db("payload", row[4]),
+            attempt=row[5],
+            created_at=_from_db("created_at", row[6]),
+            token=token,
+            replayed=bool(row[7]),
+        )
+        for row in rows
+    ]
+    claims.sort(key=lambda claim: claim.entry_id)
+    return claims
+
+
+def _adapt(moment: datetime) -> object:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _from_db(field_name: str, value: object) -> object:
+    """Convert a raw column value the way the ORM would (JSON text, SQLite datetimes)."""
+    column = QueueEntry._meta.get_field(field_name).cached_col
+    converters = connection.ops.get_db_converters(column)
+    converters += column.field.get_db_converters(connection)
+    for converter in converters:
+        value = converter(value, column, connection)
+    return value
+
+
+def has_due_entries() -> bool:
+    """Whether a worker could start on something now (for the safety-net poll)."""
+    now = timezone.now()
+    due = QueueEntry.objects.filter(
+        status__in=(Status.PENDING, Status.FAILED), next_attempt_at__lte=now
+    ).exists()
+    return due or QueueEntry.objects.filter(status=Status.PROCESSING, locked_until__lt=now).exists()

@@ -1,0 +1,68 @@
+"""Waking the workers without a broker write per webhook.
+
+After an ingest commits, ``request_drain`` only sets a flag. One daemon thread per API
+process turns flags into at most one drain task per DISPATCH_DEBOUNCE_SECONDS: every event
+that committed before that task starts is picked up by it. The worker's poll (every
+WORKER_POLL_INTERVAL seconds) is the safety net for a dispatch lost in a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import connections
+
+logger = logging.getLogger("tds.dispatch")
+
+DISPATCH_DEBOUNCE_SECONDS = 0.05
+DRAIN_TASK = "syncqueue.tasks.drain_queue"
+
+
+def enqueue_drains(count: int = 1) -> None:
+    """Put ``count`` drain tasks on the django-q2 broker."""
+    from django_q.tasks import async_task
+
+    for _ in range(count):
+        async_task(DRAIN_TASK, q_options={"task_name": "drain queue"})
+
+
+class _Dispatcher:
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        self._wanted.set()
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="tds-drain-dispatch", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            # Let the events of the next few milliseconds ride on the same task.
+            self._wanted.wait(DISPATCH_DEBOUNCE_SECONDS)
+            self._wanted.clear()
+            try:
+                enqueue_drains(1)
+            except Exception:
+                # The worker's poll picks the events up; keep the API unaffected.
+                logger.exception("could not dispatch a drain task")
+                connections.close_all()
+
+
+_dispatcher = _Dispatcher()
+
+
+def request_drain() -> None:
+    """Ask for a drain soon; cheap enough to call after every accepted webhook."""
+    from django.conf import settings
+
+    if getattr(settings, "DISPATCH_DRAINS", True):
+        _dispatcher.request()

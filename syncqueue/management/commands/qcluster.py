@@ -1,0 +1,64 @@
+"""``manage.py qcluster``: django-q2's cluster, plus the worker heartbeat and the poll.
+
+The cluster runs the drain tasks. This process, which otherwise only waits for it, beats
+every WORKER_POLL_INTERVAL seconds and, when entries are due but nothing is queued for the
+workers (a dispatch lost in a crash, a retry whose delay ran out), enqueues drain tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import uuid
+
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.management.commands.qcluster import Command as QClusterCommand
+
+from syncqueue.claims import has_due_entries
+from syncqueue.dispatch import enqueue_drains
+from syncqueue.heartbeat import beat
+
+logger = logging.getLogger("tds.worker")
+
+
+class Command(QClusterCommand):
+    help = "Start the TDS Core worker: a django-q2 cluster with heartbeat and queue poll."
+
+    def handle(self, *args, **options):
+        if options.get("run_once"):
+            return super().handle(*args, **options)
+        from django_q.cluster import Cluster
+
+        cluster = Cluster()
+        name = f"{socket.gethostname()}:{cluster.cluster_id.hex[:8]}:{uuid.uuid4().hex[:4]}"
+        stop = threading.Event()
+        cluster.start()
+        # Cluster.start installed handlers that stop the sentinel; stop our loop too.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+
+            def handler(sig, frame, previous=previous):
+                stop.set()
+                if callable(previous):
+                    previous(sig, frame)
+
+            signal.signal(signum, handler)
+        started = timezone.now()
+        broker = get_broker()
+        logger.info("worker started", extra={"worker": name})
+        while not stop.is_set() and cluster.sentinel.is_alive():
+            try:
+                beat(name, started)
+                if broker.queue_size() == 0 and has_due_entries():
+                    enqueue_drains(settings.WORKER_CONCURRENCY)
+            except Exception:
+                logger.exception("worker poll failed; trying again next interval")
+                connections.close_all()
+            stop.wait(settings.WORKER_POLL_INTERVAL)
+        cluster.stop()
+        connections.close_all()

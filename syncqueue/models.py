@@ -1,0 +1,144 @@
+"""The sync queue, its dead letters, its log, and the workers' heartbeats.
+
+A queue entry carries the record to apply, so anything can queue work (a webhook, a
+reconciliation run, a replay) without the queue knowing where it came from.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DEAD_LETTER = "dead_letter"
+
+
+UNFINISHED = (Status.PENDING, Status.PROCESSING, Status.FAILED)
+
+
+class Source(models.TextChoices):
+    WEBHOOK = "webhook"
+    RECONCILIATION = "reconciliation"
+
+
+class QueueEntry(models.Model):
+    inbox_event_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEBHOOK)
+    entity = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=64)
+    operation = models.CharField(max_length=16)
+    payload = models.JSONField(help_text="The Zoho record to apply.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    outcome = models.CharField(max_length=16, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    replayed = models.BooleanField(
+        default=False, help_text="Put back from the dead-letter queue; resolves it on success."
+    )
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    locked_by = models.CharField(max_length=128, blank=True, default="")
+    locked_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "tds_sync_queue"
+        verbose_name = "queue entry"
+        verbose_name_plural = "queue"
+        indexes = [
+            # The claim query: what is due, oldest first.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="tds_queue_due",
+                condition=Q(status__in=["pending", "failed", "processing"]),
+            ),
+            # "Is an earlier event of this record still unfinished?"
+            models.Index(
+                fields=["entity", "record_id", "id"],
+                name="tds_queue_record_open",
+                condition=Q(status__in=["pending", "failed", "processing"]),
+            ),
+            models.Index(fields=["status", "entity"], name="tds_queue_status_entity"),
+            models.Index(fields=["completed_at"], name="tds_queue_completed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.entity} {self.record_id} {self.operation} ({self.status})"
+
+
+class DeadLetter(models.Model):
+    """An event that used up its attempts; it stays until an operator resolves it."""
+
+    entry = models.OneToOneField(QueueEntry, on_delete=models.CASCADE, related_name="dead_letter")
+    entity = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=64)
+    operation = models.CharField(max_length=16)
+    payload = models.JSONField()
+    error = models.TextField()
+    traceback = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    dead_lettered_at = models.DateTimeField(default=timezone.now)
+    replay_count = models.PositiveIntegerField(default=0)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_by = models.CharField(max_length=150, blank=True, default="")
+    resolved = models.BooleanField(default=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True, default="")
+    resolution_note = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "tds_dead_letter_queue"
+        indexes = [models.Index(fields=["resolved", "entity"], name="tds_dlq_open")]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.record_id}: {self.error[:60]}"
+
+
+class SyncLog(models.Model):
+    """One row per attempt: what was tried, how long it took, what came of it."""
+
+    entry_id = models.BigIntegerField(db_index=True)
+    entity = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=64)
+    operation = models.CharField(max_length=16)
+    attempt = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=16)  # applied, stale, failed, dead_letter
+    duration_ms = models.DecimalField(max_digits=12, decimal_places=3)
+    latency_ms = models.DecimalField(
+        max_digits=14, decimal_places=3, null=True, blank=True, help_text="Accepted to applied."
+    )
+    error = models.TextField(blank=True, default="")
+    worker = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "tds_sync_logs"
+        indexes = [models.Index(fields=["created_at", "outcome"], name="tds_log_time")]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.record_id} #{self.attempt} {self.outcome}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by every running ``qcluster`` every WORKER_POLL_INTERVAL seconds."""
+
+    name = models.CharField(max_length=128, unique=True)
+    host = models.CharField(max_length=128)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_beat_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "tds_worker_heartbeats"
+
+    def __str__(self) -> str:
+        return self.name

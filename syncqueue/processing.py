@@ -1,0 +1,153 @@
+"""Applying claimed entries: each in its own transaction with its status and its log row.
+
+An entry ends completed (applied or skipped as stale), failed with a retry time from
+RETRY_DELAYS, or, after RETRY_MAX_ATTEMPTS attempts, dead-lettered with its last error.
+Every status change checks the claim token, so an entry whose lease was taken over by
+another worker is never completed twice: the late worker's transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from entities.engine import apply_event
+from syncqueue.claims import Claim, claim_batch
+from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
+
+logger = logging.getLogger("tds.worker")
+
+
+class LeaseLost(Exception):
+    """Another worker reclaimed this entry after our lease ran out."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def drain(worker: str | None = None, budget_seconds: float | None = None) -> int:
+    """Claim and apply batches until nothing is due or the time budget is spent."""
+    worker = worker or worker_name()
+    budget = settings.DRAIN_TASK_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
+    done = 0
+    while time.monotonic() < deadline:
+        claims = claim_batch(worker)
+        if not claims:
+            break
+        for claim in claims:
+            process_claim(claim, worker)
+            done += 1
+    return done
+
+
+def process_claim(claim: Claim, worker: str) -> str:
+    """Apply one claimed entry; returns its outcome."""
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            applied = apply_event(claim.entity, claim.operation, claim.payload, now)
+            _finish(claim, Status.COMPLETED, applied.outcome, now, error="")
+            _log(claim, applied.outcome, started, worker, now, error="")
+            if claim.replayed:
+                DeadLetter.objects.filter(entry_id=claim.entry_id, resolved=False).update(
+                    resolved=True, resolved_at=now, resolution_note="Applied after replay."
+                )
+        return applied.outcome
+    except LeaseLost:
+        logger.warning("lease lost", extra={"entry_id": claim.entry_id, "worker": worker})
+        return "lease_lost"
+    except Exception as error:  # any failure is retried, then dead-lettered
+        return _record_failure(claim, error, started, worker)
+
+
+def _finish(claim: Claim, status: str, outcome: str, now, error: str, **extra) -> None:
+    updated = QueueEntry.objects.filter(
+        id=claim.entry_id, status=Status.PROCESSING, claim_token=claim.token
+    ).update(
+        status=status,
+        outcome=outcome,
+        locked_until=None,
+        locked_by="",
+        last_error=error,
+        updated_at=now,
+        completed_at=now if status == Status.COMPLETED else None,
+        **extra,
+    )
+    if not updated:
+        raise LeaseLost(claim.entry_id)
+
+
+def _log(claim: Claim, outcome: str, started: float, worker: str, now, error: str) -> None:
+    latency = None
+    if outcome in ("applied", "stale"):
+        latency = Decimal((now - claim.created_at).total_seconds() * 1000).quantize(
+            Decimal("0.001")
+        )
+    SyncLog.objects.create(
+        entry_id=claim.entry_id,
+        entity=claim.entity,
+        record_id=claim.record_id,
+        operation=claim.operation,
+        attempt=claim.attempt,
+        outcome=outcome,
+        duration_ms=Decimal((time.perf_counter() - started) * 1000).quantize(Decimal("0.001")),
+        latency_ms=latency,
+        error=error,
+        worker=worker,
+        created_at=now,
+    )
+
+
+def _record_failure(claim: Claim, error: Exception, started: float, worker: str) -> str:
+    message = f"{type(error).__name__}: {error}"[:4000]
+    policy = settings.RETRY_POLICY
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            if claim.attempt >= policy.max_attempts:
+                _finish(claim, Status.DEAD_LETTER, "dead_letter", now, message)
+                _dead_letter(claim, message, traceback.format_exc(), now)
+                outcome = "dead_letter"
+            else:
+                retry_at = now + timedelta(seconds=policy.delay_after(claim.attempt))
+                _finish(claim, Status.FAILED, "", now, message, next_attempt_at=retry_at)
+                outcome = "failed"
+            _log(claim, outcome, started, worker, now, message)
+    except LeaseLost:
+        return "lease_lost"
+    logger.warning(
+        "event %s",
+        outcome,
+        extra={"entry_id": claim.entry_id, "entity": claim.entity, "error": message},
+    )
+    return outcome
+
+
+def _dead_letter(claim: Claim, message: str, trace: str, now) -> None:
+    DeadLetter.objects.update_or_create(
+        entry_id=claim.entry_id,
+        defaults={
+            "entity": claim.entity,
+            "record_id": claim.record_id,
+            "operation": claim.operation,
+            "payload": claim.payload,
+            "error": message,
+            "traceback": trace[-20000:],
+            "attempts": claim.attempt,
+            "dead_lettered_at": now,
+            "resolved": False,
+            "resolved_at": None,
+        },
+    )

@@ -1,0 +1,284 @@
+"""Django settings for TDS Core, all read from the environment (or ``.env``).
+
+A bad value stops start-up with one line naming the variable (see ``tds_site.config``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tds_site.config import (
+    ENVIRONMENTS,
+    ConfigError,
+    Reader,
+    RetryPolicy,
+    database_settings,
+    read_dotenv,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _load() -> dict:
+    read_dotenv(BASE_DIR)
+    read = Reader()
+    s: dict = {}
+
+    s["APP_NAME"] = read.str("APP_NAME", "TDS_Core")
+    env = read.choice("ENV", "development", ENVIRONMENTS)
+    s["ENV"] = env
+    production = env == "production"
+    s["DEBUG"] = False if production else read.bool("DEBUG", env == "development")
+
+    secret = read.raw("SECRET_KEY")
+    if secret is None:
+        if env in ("production", "staging"):
+            raise ConfigError(f"SECRET_KEY: must be set when ENV={env}")
+        secret = "insecure-development-key-" + "0" * 40  # never used outside dev and tests
+    elif production and len(secret) < 50:
+        raise ConfigError("SECRET_KEY: must be at least 50 characters in production")
+    s["SECRET_KEY"] = secret
+
+    s["API_HOST"] = read.str("API_HOST", "127.0.0.1")
+    s["API_PORT"] = read.int("API_PORT", 8001, minimum=1)
+    s["API_WORKERS"] = read.int("API_WORKERS", 2, minimum=1)
+    s["ALLOWED_HOSTS"] = read.str_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
+    s["TRUSTED_PROXIES"] = frozenset(read.str_list("TRUSTED_PROXIES", ""))
+
+    use_pool = os.environ.get("TDS_DB_POOL") == "1"
+    s["DATABASES"] = {"default": database_settings(read, BASE_DIR, use_pool)}
+
+    s["WORKER_CONCURRENCY"] = read.int("WORKER_CONCURRENCY", 2, minimum=1)
+    s["WORKER_BATCH_SIZE"] = read.int("WORKER_BATCH_SIZE", 10, minimum=1)
+    s["WORKER_POLL_INTERVAL"] = float(read.decimal("WORKER_POLL_INTERVAL", "5"))
+    s["RETRY_POLICY"] = RetryPolicy(
+        max_attempts=read.int("RETRY_MAX_ATTEMPTS", 3, minimum=1),
+        delays=tuple(read.int_list("RETRY_DELAYS", "60,300,900")),
+    )
+    s["STUCK_EVENT_SECONDS"] = float(read.decimal("STUCK_EVENT_MINUTES", "15")) * 60
+    s["MONITORING_INTERVAL"] = read.int("MONITORING_INTERVAL", 300, minimum=1)
+
+    s["ZOHO_WEBHOOK_SECRETS"] = tuple(read.str_list("ZOHO_WEBHOOK_SECRETS"))
+    s["WEBHOOK_TOKEN"] = read.raw("WEBHOOK_TOKEN")
+    s["WEBHOOK_ALLOW_UNSIGNED"] = read.bool("WEBHOOK_ALLOW_UNSIGNED", False)
+    if production and s["WEBHOOK_ALLOW_UNSIGNED"]:
+        raise ConfigError("WEBHOOK_ALLOW_UNSIGNED: must not be true when ENV=production")
+    s["WEBHOOK_MAX_BODY_BYTES"] = read.int("WEBHOOK_MAX_BODY_BYTES", 1048576, minimum=1)
+    s["WEBHOOK_RATE_LIMIT"] = read.rate("WEBHOOK_RATE_LIMIT", "100/s")
+
+    s["REDIS_URL"] = read.url("REDIS_URL")
+    s["ALERT_EMAIL_ENABLED"] = read.bool("ALERT_EMAIL_ENABLED", False)
+    s["ALERT_SLACK_ENABLED"] = read.bool("ALERT_SLACK_ENABLED", False)
+    s["ALERT_SLACK_WEBHOOK_URL"] = read.url("ALERT_SLACK_WEBHOOK_URL")
+    s["ALERT_EMAIL_TO"] = read.str_list("ALERT_EMAIL_TO")
+    s["EMAIL_URL"] = read.url("EMAIL_URL")
+    s["INBOX_RETENTION_DAYS"] = read.int("INBOX_RETENTION_DAYS", 7, minimum=1)
+    s["LOG_RETENTION_DAYS"] = read.int("LOG_RETENTION_DAYS", 90, minimum=1)
+    s["ALERT_PENDING_WARNING"] = read.int("ALERT_PENDING_WARNING", 500)
+    s["ALERT_PENDING_CRITICAL"] = read.int("ALERT_PENDING_CRITICAL", 1000)
+    s["ALERT_DLQ_WARNING"] = read.int("ALERT_DLQ_WARNING", 50)
+    s["ALERT_DLQ_CRITICAL"] = read.int("ALERT_DLQ_CRITICAL", 100)
+    s["ALERT_FAILURE_RATE_WARNING"] = read.decimal("ALERT_FAILURE_RATE_WARNING", "0.05", "1")
+    s["ALERT_FAILURE_RATE_CRITICAL"] = read.decimal("ALERT_FAILURE_RATE_CRITICAL", "0.10", "1")
+    s["METRICS_ALLOWED_IPS"] = frozenset(read.str_list("METRICS_ALLOWED_IPS"))
+
+    s["ZOHO_API_BASE_URL"] = read.url("ZOHO_API_BASE_URL") or "https://www.zohoapis.com"
+    s["ZOHO_ACCOUNTS_URL"] = read.url("ZOHO_ACCOUNTS_URL") or "https://accounts.zoho.com"
+    for name in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN"):
+        s[name] = read.raw(name)
+    s["ZOHO_ORGANIZATION_ID"] = read.raw("ZOHO_ORGANIZATION_ID")
+    return s
+
+
+try:
+    globals().update(_load())
+except ConfigError as error:
+    # One line on stderr naming the variable, then stop: no traceback to dig through.
+    sys.stderr.write(f"TDS Core configuration error: {error}\n")
+    raise SystemExit(2) from None
+
+# Secrets the log filter scrubs from every record (see tds_site.logging).
+SECRET_VALUES = tuple(
+    value
+    for value in (
+        *ZOHO_WEBHOOK_SECRETS,  # noqa: F821 - set by _load() above
+        WEBHOOK_TOKEN,  # noqa: F821
+        SECRET_KEY,  # noqa: F821
+        DATABASES["default"].get("PASSWORD"),  # noqa: F821
+        ZOHO_CLIENT_SECRET,  # noqa: F821
+        ZOHO_REFRESH_TOKEN,  # noqa: F821
+    )
+    if value and len(value) >= 6
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    # TDS Core: the data flows inbox -> syncqueue -> entities; alerts watch them all.
+    # syncqueue comes before django_q so that its `qcluster` (django-q2's, plus the
+    # worker heartbeat and the safety-net poll) is the one manage.py runs.
+    "inbox",
+    "syncqueue",
+    "entities",
+    "alerts",
+    "django_q",
+]
+
+MIDDLEWARE = [
+    "tds_site.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tds_site.urls"
+WSGI_APPLICATION = "tds_site.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if ENV == "production"  # noqa: F821
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = ENV != "production"  # noqa: F821
+
+# Webhook bodies are checked against WEBHOOK_MAX_BODY_BYTES by the view itself (413).
+DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES  # noqa: F821
+
+if REDIS_URL:  # noqa: F821
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}  # noqa: F821
+    }
+else:
+    # Shared by every API process through the database: the rate limit holds across them.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "tds_cache",
+        }
+    }
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TDS Core API",
+    "DESCRIPTION": "Zoho webhook ingestion and the operator dashboard of TDS Core.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# django-q2: the database is the broker unless REDIS_URL is set. A drain task claims
+# entries under a lease; the task timeout stays well inside that lease and django-q2's
+# re-delivery (`retry`) comes after the timeout, so a re-delivered task never finds an
+# entry that the first run still holds.
+DRAIN_TASK_SECONDS = 60
+Q_CLUSTER = {
+    "name": "tds_core",
+    "workers": WORKER_CONCURRENCY,  # noqa: F821
+    "timeout": DRAIN_TASK_SECONDS + 30,
+    "retry": DRAIN_TASK_SECONDS + 60,
+    "max_attempts": 1,
+    "queue_limit": WORKER_CONCURRENCY * 2,  # noqa: F821
+    "save_limit": 200,
+    "ack_failures": True,
+    "catch_up": False,
+    "poll": 0.1,
+    "label": "Task queue (django-q2)",
+}
+if REDIS_URL:  # noqa: F821
+    Q_CLUSTER["redis"] = REDIS_URL  # noqa: F821
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# Security: production is hardened so that `check --deploy` is clean.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if ENV == "production":  # noqa: F821
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "tds_site.logging.RequestIdFilter"},
+        "redact": {"()": "tds_site.logging.RedactSecretsFilter"},
+    },
+    "formatters": {"json": {"()": "tds_site.logging.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id", "redact"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": "INFO"},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django_q": {"level": "WARNING"},
+    },
+}
