@@ -1,12 +1,10 @@
 from django.urls import re_path
 
-from inbox.views import ZohoWebhookView
+from inbox.views import ZohoEntityWebhookView, ZohoGenericWebhookView
 
 app_name = "inbox"
 
-webhook = ZohoWebhookView.as_view()
-
 urlpatterns = [
-    re_path(r"^zoho/?$", webhook, name="zoho"),
-    re_path(r"^zoho/(?P<entity>[^/]+)/?$", webhook, name="zoho-entity"),
+    re_path(r"^zoho/?$", ZohoGenericWebhookView.as_view(), name="zoho"),
+    re_path(r"^zoho/(?P<entity>[^/]+)/?$", ZohoEntityWebhookView.as_view(), name="zoho-entity"),
 ]

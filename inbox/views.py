@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -25,7 +25,7 @@ RETRY_AFTER_SECONDS = "5"
 
 
 class ZohoWebhookView(APIView):
-    """Receive one Zoho Books / Zoho Inventory webhook."""
+    """Receive one Zoho Books / Zoho Inventory webhook (the entity read from the payload)."""
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
@@ -100,6 +100,18 @@ class ZohoWebhookView(APIView):
                 headers={"Retry-After": str(max(wait, 1))},
             )
         return super().handle_exception(exc)
+
+
+def _operation_ids(prefix: str) -> dict:
+    return {m: extend_schema(operation_id=f"{prefix}_{m}") for m in ("post", "put", "delete")}
+
+
+ZohoGenericWebhookView = extend_schema_view(**_operation_ids("webhook_any_entity"))(
+    type("ZohoGenericWebhookView", (ZohoWebhookView,), {})
+)
+ZohoEntityWebhookView = extend_schema_view(**_operation_ids("webhook_for_entity"))(
+    type("ZohoEntityWebhookView", (ZohoWebhookView,), {})
+)
 
 
 def _content_length(value: str | None) -> int | None:

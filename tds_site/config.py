@@ -130,12 +130,13 @@ def database_settings(read: Reader, base_dir: Path, use_pool: bool) -> dict:
     """Build ``DATABASES['default']`` from DATABASE_URL or the DATABASE_* set."""
     url = read.raw("DATABASE_URL")
     if url:
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in ("postgres", "postgresql", "pgsql", "sqlite"):
+            raise ConfigError("DATABASE_URL: use postgres://user@host:port/name or sqlite:///path")
         try:
             config = environ.Env.db_url_config(url)
         except Exception as exc:  # django-environ raises several types for bad URLs
             raise ConfigError(f"DATABASE_URL: cannot parse it ({type(exc).__name__})") from None
-        if not config.get("ENGINE"):
-            raise ConfigError("DATABASE_URL: unsupported scheme (use postgres:// or sqlite:///)")
     elif read.raw("DATABASE_HOST"):
         config = {
             "ENGINE": "django.db.backends.postgresql",
