@@ -20,7 +20,9 @@ bind = [f"[{_host}]:{settings.API_PORT}" if ":" in _host else f"{_host}:{setting
 workers = settings.API_WORKERS
 worker_class = "sync"
 # Webhooks are small and answered in milliseconds; a slow client must not hold a worker.
-timeout = 30
+# A request waiting for a pooled connection must get its 503 before the worker is killed.
+_pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool") or {}
+timeout = max(30, int(_pool.get("timeout", 0)) + 10)
 graceful_timeout = 30
 keepalive = 5
 max_requests = 20000
