@@ -7,8 +7,12 @@ ensure_venv() {
   fi
   stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${extra:+-$extra}"
   if [ ! -f "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".${extra:+[$extra]}"
+    echo "Installing TDS Core${extra:+ with [$extra]} into .venv (log: .venv/pip.log) ..."
+    if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
+      .venv/bin/python -m pip install --quiet -e ".${extra:+[$extra]}"; } >.venv/pip.log 2>&1; then
+      cat .venv/pip.log
+      return 1
+    fi
     touch "$stamp"
   fi
 }

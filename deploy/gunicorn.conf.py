@@ -28,14 +28,32 @@ keepalive = 5
 max_requests = 20000
 max_requests_jitter = 2000
 proc_name = "tds-core-api"
+# systemd (or bin/run) manages the server; one shared control socket per user would
+# collide between several instances on one host.
+control_socket_disable = True
 wsgi_app = "tds_site.wsgi:application"
 # X-Forwarded-* are trusted by the application from TRUSTED_PROXIES only.
 forwarded_allow_ips = ",".join(sorted(settings.TRUSTED_PROXIES)) or "127.0.0.1"
 
 accesslog = "-" if os.environ.get("API_ACCESS_LOG", "true").lower() == "true" else None
-access_log_format = (
-    '{"type": "access", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", '
-    '"status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, "request_id": "%({x-request-id}o)s"}'
-)
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus request_id=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = "info"
+# gunicorn's own lines in the same one-JSON-object-per-line shape as the application's.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "tds_site.logging.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": "INFO"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+}

@@ -280,5 +280,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django-q": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
     },
 }
