@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class SyncQueueConfig(AppConfig):
     name = "syncqueue"
     verbose_name = "Sync queue"
+
+    def ready(self) -> None:
+        from syncqueue import checks  # noqa: F401 - registers the system checks

@@ -157,3 +157,13 @@ def test_every_fixture_applies_through_the_queue():
     assert drain("w", budget_seconds=30) == len(entities)
     assert set(QueueEntry.objects.values_list("status", flat=True)) == {"completed"}
     assert SyncLog.objects.filter(outcome="applied", latency_ms__isnull=False).count() == 10
+
+
+def test_worker_timing_checks(settings):
+    from syncqueue.checks import check_worker_timings
+
+    assert check_worker_timings(None) == []
+    settings.STUCK_EVENT_SECONDS = 6
+    assert [p.id for p in check_worker_timings(None)] == ["syncqueue.W001"]
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "retry": settings.Q_CLUSTER["timeout"]}
+    assert "syncqueue.E001" in [p.id for p in check_worker_timings(None)]

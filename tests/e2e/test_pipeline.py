@@ -89,3 +89,12 @@ def test_every_fixture_module_reaches_its_erp_table(tmp_path):
     adjustment = erp.StockAdjustment.objects.get()
     assert adjustment.lines.get(position=1).quantity_adjusted == Decimal("-6")
     assert erp.PriceList.objects.get().items.get(position=1).rate == Decimal("17250")
+
+
+def test_idle_workers_pick_up_an_event_without_waiting_for_the_poll(tmp_path):
+    # The poll runs once a minute here: only the dispatch after commit can be this quick.
+    with live_api(tmp_path) as base, live_worker(tmp_path, WORKER_POLL_INTERVAL="60") as worker:
+        wait_until(lambda: "worker started" in worker.output(), 30, worker.output)
+        body = (FIXTURES / "item.json").read_bytes()
+        assert post_signed(base, "/webhooks/zoho/products", body).status_code == 202
+        wait_until(lambda: erp.Product.objects.exists(), 15, worker.output)
