@@ -142,6 +142,8 @@ def _mapping(module: str, record: dict, path_entity: str | None) -> EntityMappin
     contact_type = None
     if module == "contact":
         contact_type = _text(record.get("contact_type")).lower()
+        if not contact_type and path_entity in ("customers", "vendors"):
+            contact_type = path_entity[:-1]  # a sparse payload (a delete): the path decides
         if contact_type not in ("customer", "vendor"):
             raise UnusableWebhook("a contact needs contact_type 'customer' or 'vendor'")
     mapping = mapping_for(module, contact_type)

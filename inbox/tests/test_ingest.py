@@ -333,3 +333,14 @@ def test_health_is_503_without_database(client, monkeypatch):
     monkeypatch.setattr("tds_site.views.live_workers", broken)
     response = client.get("/health")
     assert response.status_code == 503
+
+
+def test_sparse_contact_delete_on_the_vendors_path(client):
+    body = json.dumps({"contact_id": "2851937000000038019"})
+    response = signed_post(client, "/webhooks/zoho/vendors/", body, method="delete")
+    assert response.status_code == 202
+    assert (InboxEvent.objects.get().entity, InboxEvent.objects.get().operation) == (
+        "vendors",
+        "delete",
+    )
+    assert signed_post(client, "/webhooks/zoho/contacts/", body).status_code == 400
