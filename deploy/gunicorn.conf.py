@@ -43,17 +43,9 @@ loglevel = "info"
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "tds_site.logging.JsonFormatter"}},
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": "json",
-        }
-    },
-    "root": {"handlers": ["stdout"], "level": "INFO"},
+    **{key: settings.LOGGING[key] for key in ("filters", "formatters", "handlers", "root")},
     "loggers": {
-        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        name: {"handlers": ["stdout"], "level": "INFO", "propagate": False}
+        for name in ("gunicorn.error", "gunicorn.access")
     },
 }

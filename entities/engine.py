@@ -19,6 +19,8 @@ from django.db import connection, models
 from entities.fields import FieldValueError, to_timestamp, to_zoho_id
 from entities.mappings import BY_ENTITY, EntityMapping, Lines, Link, backfills_for
 
+_BASE_COLUMNS = ("zoho_id", "zoho_last_modified", "is_deleted", "deleted_at", "raw", "synced_at")
+
 
 class Outcome(StrEnum):
     APPLIED = "applied"
@@ -61,18 +63,8 @@ def _upsert(
     values = {col: mapping.columns[col].read(record) for col in mapping.columns}
     links = tuple(link for link in mapping.links if link.zoho_column in present)
     sql = _upsert_sql(mapping.entity, present, links)
-    params = _params(
-        mapping.model,
-        [
-            ("zoho_id", zoho_id),
-            ("zoho_last_modified", last_modified),
-            ("is_deleted", False),
-            ("deleted_at", None),
-            ("raw", record),
-            ("synced_at", now),
-            *((col, values[col]) for col in mapping.columns),
-        ],
-    )
+    base = _record_values(zoho_id, last_modified, record, now, deleted=False)
+    params = _params(mapping.model, [*base, *((col, values[col]) for col in mapping.columns)])
     params += [values[link.zoho_column] for link in mapping.links]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -100,20 +92,11 @@ def _delete(
 ) -> Applied:
     table = mapping.table
     params = _params(
-        mapping.model,
-        [
-            ("zoho_id", zoho_id),
-            ("zoho_last_modified", last_modified),
-            ("is_deleted", True),
-            ("deleted_at", now),
-            ("raw", record),
-            ("synced_at", now),
-        ],
+        mapping.model, _record_values(zoho_id, last_modified, record, now, deleted=True)
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (zoho_id, zoho_last_modified, is_deleted, deleted_at, raw, "
-            f"synced_at) VALUES (%s, %s, %s, %s, %s, %s) "
+            f"INSERT INTO {table} ({', '.join(_BASE_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s) "
             f"ON CONFLICT (zoho_id) DO UPDATE SET is_deleted = excluded.is_deleted, "
             f"deleted_at = COALESCE({table}.deleted_at, excluded.deleted_at), "
             f"raw = excluded.raw, synced_at = excluded.synced_at, "
@@ -122,6 +105,20 @@ def _delete(
         )
         (row_id,) = cursor.fetchone()
     return Applied(Outcome.APPLIED, row_id)
+
+
+def _record_values(
+    zoho_id: str, last_modified: datetime | None, record: dict, now: datetime, *, deleted: bool
+) -> list[tuple[str, Any]]:
+    """The columns every ERP record has, in the order of ``_BASE_COLUMNS``."""
+    return [
+        ("zoho_id", zoho_id),
+        ("zoho_last_modified", last_modified),
+        ("is_deleted", deleted),
+        ("deleted_at", now if deleted else None),
+        ("raw", record),
+        ("synced_at", now),
+    ]
 
 
 def _newest(table: str) -> str:
@@ -190,9 +187,8 @@ def _line_row_sql(lines: Lines) -> str:
 def _upsert_sql(entity: str, present: tuple[str, ...], links: tuple[Link, ...]) -> str:
     mapping = BY_ENTITY[entity]
     table = mapping.table
-    base = ["zoho_id", "zoho_last_modified", "is_deleted", "deleted_at", "raw", "synced_at"]
-    columns = [*base, *mapping.columns, *_fk_columns(mapping.links)]
-    placeholders = ["%s"] * (len(base) + len(mapping.columns)) + [
+    columns = [*_BASE_COLUMNS, *mapping.columns, *_fk_columns(mapping.links)]
+    placeholders = ["%s"] * (len(_BASE_COLUMNS) + len(mapping.columns)) + [
         _lookup_sql(link) for link in mapping.links
     ]
     updated = ["is_deleted", "deleted_at", "raw", "synced_at", *present, *_fk_columns(links)]

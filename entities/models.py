@@ -153,16 +153,13 @@ class PriceList(ZohoRecord):
         db_table = "price_lists"
 
 
-class Line(models.Model):
-    """A line of a document, replaced whole whenever its parent is applied."""
+class ItemRow(models.Model):
+    """A row of a record that names an item; rows are replaced whole with their parent."""
 
     position = models.PositiveIntegerField()
-    line_zoho_id = models.CharField(max_length=64, null=True, blank=True)
     item_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    product = link("entities.Product", "+")
     name = models.TextField(null=True, blank=True)
-    quantity = models.DecimalField(**MONEY)
-    rate = models.DecimalField(**MONEY)
-    item_total = models.DecimalField(**MONEY)
 
     class Meta:
         abstract = True
@@ -172,9 +169,20 @@ class Line(models.Model):
         return f"{self.position}. {self.name or self.item_zoho_id or ''}"
 
 
+class Line(ItemRow):
+    """A document line (invoice, bill, credit note, sales order)."""
+
+    line_zoho_id = models.CharField(max_length=64, null=True, blank=True)
+    quantity = models.DecimalField(**MONEY)
+    rate = models.DecimalField(**MONEY)
+    item_total = models.DecimalField(**MONEY)
+
+    class Meta(ItemRow.Meta):
+        abstract = True
+
+
 class InvoiceLine(Line):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    product = link("entities.Product", "+")
 
     class Meta(Line.Meta):
         db_table = "invoice_lines"
@@ -182,7 +190,6 @@ class InvoiceLine(Line):
 
 class BillLine(Line):
     bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
-    product = link("entities.Product", "+")
 
     class Meta(Line.Meta):
         db_table = "bill_lines"
@@ -190,7 +197,6 @@ class BillLine(Line):
 
 class CreditNoteLine(Line):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
-    product = link("entities.Product", "+")
 
     class Meta(Line.Meta):
         db_table = "credit_note_lines"
@@ -198,41 +204,24 @@ class CreditNoteLine(Line):
 
 class SalesOrderLine(Line):
     sales_order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="lines")
-    product = link("entities.Product", "+")
 
     class Meta(Line.Meta):
         db_table = "sales_order_lines"
 
 
-class StockAdjustmentLine(models.Model):
+class StockAdjustmentLine(ItemRow):
     stock_adjustment = models.ForeignKey(
         StockAdjustment, on_delete=models.CASCADE, related_name="lines"
     )
-    position = models.PositiveIntegerField()
-    item_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
-    product = link("entities.Product", "+")
-    name = models.TextField(null=True, blank=True)
     quantity_adjusted = models.DecimalField(**MONEY)
 
-    class Meta:
+    class Meta(ItemRow.Meta):
         db_table = "stock_adjustment_lines"
-        ordering = ("position",)
-
-    def __str__(self) -> str:
-        return f"{self.position}. {self.name or self.item_zoho_id or ''}"
 
 
-class PriceListItem(models.Model):
+class PriceListItem(ItemRow):
     price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="items")
-    position = models.PositiveIntegerField()
-    item_zoho_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
-    product = link("entities.Product", "+")
-    name = models.TextField(null=True, blank=True)
     rate = models.DecimalField(**MONEY)
 
-    class Meta:
+    class Meta(ItemRow.Meta):
         db_table = "price_list_items"
-        ordering = ("position",)
-
-    def __str__(self) -> str:
-        return f"{self.position}. {self.name or self.item_zoho_id or ''}"
