@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 done
 [[ "$KEEP_DAYS" =~ ^[0-9]+$ ]] || { echo "backup.sh: --keep-days must be a number" >&2; exit 2; }
 
-# shellcheck source=deploy/_pgenv.sh
+# shellcheck source=SCRIPTDIR/_pgenv.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_pgenv.sh"
 if [ -n "$ENV_FILE" ]; then load_env_file "$ENV_FILE"; fi
 pg_env_from_settings

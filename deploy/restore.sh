@@ -28,14 +28,15 @@ done
 [[ "$DBNAME" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] ||
   { echo "restore.sh: --dbname must be a plain identifier" >&2; exit 2; }
 
-# shellcheck source=deploy/_pgenv.sh
+# shellcheck source=SCRIPTDIR/_pgenv.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_pgenv.sh"
 if [ -n "$ENV_FILE" ]; then load_env_file "$ENV_FILE"; fi
 if [ -n "${DATABASE_URL:-}" ] || [ -n "${DATABASE_HOST:-}" ]; then pg_env_from_settings; fi
 pg_restore --list "$DUMP" >/dev/null  # a readable dump, before touching anything
 
-exists="$(PGDATABASE=postgres psql -XAtq -v ON_ERROR_STOP=1 -v name="$DBNAME" \
-  -c "SELECT count(*) FROM pg_database WHERE datname = :'name'")"
+# DBNAME is a checked plain identifier, so it can stand in the query as it is.
+exists="$(PGDATABASE=postgres psql -XAtq -v ON_ERROR_STOP=1 \
+  -c "SELECT count(*) FROM pg_database WHERE datname = '$DBNAME'")"
 if [ "$exists" = 0 ]; then
   echo "restore: creating database $DBNAME"
   PGDATABASE=postgres createdb "$DBNAME"
