@@ -4,6 +4,7 @@ socket-activated restarts under a steady stream of webhooks."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -32,6 +33,7 @@ from tests.deploy.conftest import (
     start_gunicorn,
     wait_healthy,
 )
+from tests.live import wait_until
 from tests.support import FIXTURES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -155,14 +157,10 @@ def nginx_in_front(tmp_path, live_processes):
     check = subprocess.run([*argv, "-t"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
     assert "syntax is ok" in check.stderr and "test is successful" in check.stderr
-    log = tmp_path / "nginx.out"
-    proxy = LiveProcess(
-        subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT),
-        log,
-        f"https://127.0.0.1:{https_port}",
-        {"http": f"http://127.0.0.1:{http_port}", "logs": tmp_path / "logs"},
-    )
+    proxy = LiveProcess(argv, dict(os.environ), tmp_path / "nginx.out")
     live_processes.append(proxy)
+    proxy.url = f"https://127.0.0.1:{https_port}"
+    proxy.extra = {"http": f"http://127.0.0.1:{http_port}", "logs": tmp_path / "logs"}
     wait_healthy(proxy.url + "/tds/health", proxy)
     return proxy
 
@@ -308,7 +306,7 @@ def test_sighup_reload_under_a_webhook_stream_loses_nothing(tmp_path, live_proce
     with Stream(port) as stream:
         for _ in range(2):
             stream.wait_for(40, after=time.monotonic() - 0.5)
-            api.process.send_signal(signal.SIGHUP)  # what `systemctl reload` sends
+            api.proc.send_signal(signal.SIGHUP)  # what `systemctl reload` sends
             hup = time.monotonic()
             stream.wait_for(80, after=hup)  # the stream carries on through the reload
     assert_nothing_lost(stream)
@@ -357,7 +355,8 @@ def test_socket_activated_restarts_rotate_the_secret_without_losing_webhooks(
                 stream.wait_for(40, after=time.monotonic() - 0.5)
                 # systemctl restart: TERM (graceful), then a new process on the same socket.
                 stopped_at = time.monotonic()
-                assert api.stop(signal.SIGTERM) == 0, api.output()[-2000:]
+                api.stop()
+                assert api.proc.returncode == 0, api.log_path.read_text()[-2000:]
                 api = start_socket_activated(tmp_path, listener, secrets_, f"api-{number}")
                 live_processes.append(api)
                 stream.wait_for(40, after=stopped_at)
@@ -375,24 +374,15 @@ def test_socket_activated_restarts_rotate_the_secret_without_losing_webhooks(
 
 def test_worker_unit_command_starts_and_stops_gracefully(tmp_path, live_processes):
     """`python manage.py qcluster` as tds-core-worker.service runs it; SIGTERM ends it."""
-    log = tmp_path / "worker.log"
     worker = LiveProcess(
-        subprocess.Popen(
-            [str(VENV_BIN / "python"), "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=process_env(WORKER_POLL_INTERVAL="0.5"),
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),
-        log,
+        [str(VENV_BIN / "python"), "manage.py", "qcluster"],
+        process_env(WORKER_POLL_INTERVAL="0.5"),
+        tmp_path / "worker.log",
     )
     live_processes.append(worker)
-    deadline = time.monotonic() + 30
-    while "worker started" not in worker.output():
-        assert worker.process.poll() is None, worker.output()
-        assert time.monotonic() < deadline, worker.output()
-        time.sleep(0.1)
+    wait_until(lambda: "worker started" in worker.output(), 30, worker.output)
+    assert worker.proc.poll() is None
     started = time.monotonic()
-    assert worker.stop(signal.SIGTERM, timeout=60) == 0, worker.output()[-2000:]
+    worker.stop(timeout=60)  # SIGTERM, as systemctl stop sends
+    assert worker.proc.returncode == 0, worker.log_path.read_text()[-2000:]
     assert time.monotonic() - started < 30
