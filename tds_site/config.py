@@ -168,7 +168,14 @@ def database_settings(read: Reader, base_dir: Path, use_pool: bool) -> dict:
     elif "postgresql" in engine:
         options = config.setdefault("OPTIONS", {})
         options.setdefault("connect_timeout", 5)
-        if use_pool:
+        if read.bool("DATABASE_PGBOUNCER", False):
+            # PgBouncer in transaction mode hands each transaction to any server connection:
+            # no named cursors and no prepared statements may outlive one, and PgBouncer
+            # is the pool, so no pool and no persistent connection in this process.
+            config["DISABLE_SERVER_SIDE_CURSORS"] = True
+            options["prepare_threshold"] = None
+            config["CONN_MAX_AGE"] = 0
+        elif use_pool:
             # psycopg 3's pool, per process: POOL_SIZE kept open, OVERFLOW more on demand.
             options["pool"] = {
                 "min_size": pool_size,

@@ -6,6 +6,7 @@ A bad value stops start-up with one line naming the variable (see ``tds_site.con
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -46,6 +47,13 @@ def _load() -> dict:
     s["API_WORKERS"] = read.int("API_WORKERS", 2, minimum=1)
     s["ALLOWED_HOSTS"] = read.str_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
     s["TRUSTED_PROXIES"] = frozenset(read.str_list("TRUSTED_PROXIES", ""))
+    # Behind nginx at /tds/ the proxy strips the prefix; the URLs the app builds (admin,
+    # redirects, static files) must put it back.
+    prefix = read.str("FORCE_SCRIPT_NAME").rstrip("/")
+    if prefix and not prefix.startswith("/"):
+        raise ConfigError(f"FORCE_SCRIPT_NAME: {prefix!r} must start with / (e.g. /tds)")
+    s["FORCE_SCRIPT_NAME"] = prefix or None
+    s["STATIC_ROOT"] = Path(read.str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 
     use_pool = os.environ.get("TDS_DB_POOL") == "1"
     s["DATABASES"] = {"default": database_settings(read, BASE_DIR, use_pool)}
@@ -171,8 +179,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Absolute when there is a prefix: Django caches a relative STATIC_URL with whatever script
+# prefix the first access saw, which at start-up is none.
+STATIC_URL = f"{FORCE_SCRIPT_NAME}/static/" if FORCE_SCRIPT_NAME else "static/"  # noqa: F821
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -253,7 +262,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 if ENV == "production":  # noqa: F821
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
-    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+    # request.path includes FORCE_SCRIPT_NAME, so local probes of /health need it too.
+    _prefix = re.escape(FORCE_SCRIPT_NAME.lstrip("/")) + "/" if FORCE_SCRIPT_NAME else ""  # noqa: F821
+    SECURE_REDIRECT_EXEMPT = [rf"^{_prefix}health$", rf"^{_prefix}metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = 31536000

@@ -65,7 +65,7 @@ def process_env(**overrides: str) -> dict[str, str]:
 
 
 class LiveProcess:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, **popen) -> None:
         self.log_path = log
         self._log = log.open("wb")
         # Own process group: a test can kill -9 the whole tree, as a crash would.
@@ -76,6 +76,7 @@ class LiveProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            **popen,  # e.g. pass_fds, for a socket handed over as systemd does
         )
 
     @property
