@@ -91,6 +91,14 @@ def _load() -> dict:
     s["ALERT_FAILURE_RATE_WARNING"] = read.decimal("ALERT_FAILURE_RATE_WARNING", "0.05", "1")
     s["ALERT_FAILURE_RATE_CRITICAL"] = read.decimal("ALERT_FAILURE_RATE_CRITICAL", "0.10", "1")
     s["METRICS_ALLOWED_IPS"] = frozenset(read.str_list("METRICS_ALLOWED_IPS"))
+    # alerts: how long the oldest pending entry may wait, and the sender of alert e-mail.
+    s["ALERT_OLDEST_PENDING_WARNING_SECONDS"] = read.int(
+        "ALERT_OLDEST_PENDING_WARNING_SECONDS", 600, minimum=1
+    )
+    s["ALERT_OLDEST_PENDING_CRITICAL_SECONDS"] = read.int(
+        "ALERT_OLDEST_PENDING_CRITICAL_SECONDS", 1800, minimum=1
+    )
+    s["ALERT_EMAIL_FROM"] = read.str("ALERT_EMAIL_FROM", "tds-core@localhost")
 
     s["ZOHO_API_BASE_URL"] = read.url("ZOHO_API_BASE_URL") or "https://www.zohoapis.com"
     s["ZOHO_ACCOUNTS_URL"] = read.url("ZOHO_ACCOUNTS_URL") or "https://accounts.zoho.com"
@@ -107,6 +115,15 @@ except ConfigError as error:
     sys.stderr.write(f"TDS Core configuration error: {error}\n")
     raise SystemExit(2) from None
 
+
+def _email_secrets(url: str | None) -> tuple[str, ...]:
+    """The SMTP password of EMAIL_URL, raw and as written (percent-encoded), for redaction."""
+    from urllib.parse import unquote, urlsplit
+
+    password = urlsplit(url).password if url else None
+    return (password, unquote(password)) if password else ()
+
+
 # Secrets the log filter scrubs from every record (see tds_site.logging).
 SECRET_VALUES = tuple(
     value
@@ -117,6 +134,8 @@ SECRET_VALUES = tuple(
         DATABASES["default"].get("PASSWORD"),  # noqa: F821
         ZOHO_CLIENT_SECRET,  # noqa: F821
         ZOHO_REFRESH_TOKEN,  # noqa: F821
+        ALERT_SLACK_WEBHOOK_URL,  # noqa: F821 - the URL itself is the Slack credential
+        *_email_secrets(EMAIL_URL),  # noqa: F821
     )
     if value and len(value) >= 6
 )

@@ -1,0 +1,138 @@
+"""The monitored conditions: each reads the database and says how bad things are.
+
+A check never writes; it returns a ``Reading`` whose ``severity`` is None when the condition
+is clear. Thresholds are exceeded, not reached: "pending > 1000" is critical, 1000 is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+
+from alerts import stats
+from alerts.models import Code, Severity
+from syncqueue.heartbeat import stale_after
+from syncqueue.models import QueueEntry, Status, WorkerHeartbeat
+
+
+@dataclass(frozen=True)
+class Reading:
+    code: str
+    severity: str | None  # None: the condition is clear
+    value: Decimal
+    threshold: Decimal  # for the severity reached, else the warning threshold
+    message: str
+
+
+def _grade(
+    code: str, value: Decimal, warning: Decimal, critical: Decimal, describe: Callable
+) -> Reading:
+    if value > critical:
+        severity, threshold = Severity.CRITICAL, critical
+    elif value > warning:
+        severity, threshold = Severity.WARNING, warning
+    else:
+        severity, threshold = None, warning
+    return Reading(code, severity, value, threshold, describe(value, threshold))
+
+
+def check_queue_backlog(now: datetime) -> Reading:
+    return _grade(
+        Code.QUEUE_BACKLOG,
+        Decimal(stats.pending_count()),
+        Decimal(settings.ALERT_PENDING_WARNING),
+        Decimal(settings.ALERT_PENDING_CRITICAL),
+        lambda v, t: f"{v} queue entries pending (threshold {t})",
+    )
+
+
+def check_dead_letters(now: datetime) -> Reading:
+    return _grade(
+        Code.DEAD_LETTERS,
+        Decimal(stats.unresolved_dead_letters()),
+        Decimal(settings.ALERT_DLQ_WARNING),
+        Decimal(settings.ALERT_DLQ_CRITICAL),
+        lambda v, t: f"{v} unresolved dead letters (threshold {t})",
+    )
+
+
+def check_failure_rate(now: datetime) -> Reading:
+    rate, failed, total = stats.failure_rate(now)
+    return _grade(
+        Code.FAILURE_RATE,
+        rate,
+        Decimal(settings.ALERT_FAILURE_RATE_WARNING),
+        Decimal(settings.ALERT_FAILURE_RATE_CRITICAL),
+        lambda v, t: (
+            f"{_percent(v)} of attempts failed in the last hour ({failed} of {total}; "
+            f"threshold {_percent(t)})"
+        ),
+    )
+
+
+def check_stuck_events(now: datetime) -> Reading:
+    count = stats.stuck_count(now)
+    minutes = Decimal(str(settings.STUCK_EVENT_SECONDS)) / 60
+    message = (
+        f"{count} queue entries stuck in processing for more than {minutes.normalize()} min"
+        if count
+        else "no entry is stuck in processing"
+    )
+    # Any stuck entry is critical: it means events are not reaching the ERP.
+    severity = Severity.CRITICAL if count else None
+    return Reading(Code.STUCK_EVENTS, severity, Decimal(count), Decimal(0), message)
+
+
+def check_oldest_pending(now: datetime) -> Reading:
+    return _grade(
+        Code.OLDEST_PENDING,
+        stats.oldest_pending_age(now).quantize(Decimal(1)),
+        Decimal(settings.ALERT_OLDEST_PENDING_WARNING_SECONDS),
+        Decimal(settings.ALERT_OLDEST_PENDING_CRITICAL_SECONDS),
+        lambda v, t: f"the oldest pending entry has waited {v} s (threshold {t} s)",
+    )
+
+
+def check_worker_down(now: datetime) -> Reading:
+    """Critical when no worker has beaten lately, if one ever ran or work is waiting.
+
+    A fresh installation with an empty queue and no worker yet is not an incident.
+    """
+    window = stale_after()
+    threshold = Decimal(int(window.total_seconds()))
+    latest = WorkerHeartbeat.objects.order_by("-last_beat_at").first()
+    if latest and latest.last_beat_at >= now - window:
+        age = Decimal(int((now - latest.last_beat_at).total_seconds()))
+        return Reading(Code.WORKER_DOWN, None, age, threshold, "a worker is beating")
+    waiting = QueueEntry.objects.filter(
+        status__in=(Status.PENDING, Status.FAILED, Status.PROCESSING)
+    ).count()
+    if latest:
+        age = Decimal(int((now - latest.last_beat_at).total_seconds()))
+        message = (
+            f"no worker has beaten for {age} s (last: {latest.name} at "
+            f"{latest.last_beat_at.isoformat(timespec='seconds')}); {waiting} entries waiting"
+        )
+        return Reading(Code.WORKER_DOWN, Severity.CRITICAL, age, threshold, message)
+    if waiting:
+        message = f"no worker has ever started and {waiting} entries are waiting"
+        return Reading(Code.WORKER_DOWN, Severity.CRITICAL, Decimal(0), threshold, message)
+    return Reading(Code.WORKER_DOWN, None, Decimal(0), threshold, "no worker yet, no work")
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).quantize(Decimal('0.01')).normalize():f}%"
+
+
+CHECKS: tuple[Callable[[datetime], Reading], ...] = (
+    check_queue_backlog,
+    check_dead_letters,
+    check_failure_rate,
+    check_stuck_events,
+    check_oldest_pending,
+    check_worker_down,
+)
