@@ -98,3 +98,19 @@ class Alert(models.Model):
     @property
     def channels_pending(self) -> list[str]:
         return [name for name in self.pending_channels.split(",") if name]
+
+
+def open_first(alerts: models.QuerySet[Alert]) -> models.QuerySet[Alert]:
+    """Open, then acknowledged, then resolved; critical before warning; latest first."""
+    status_rank = models.Case(
+        models.When(status=AlertStatus.OPEN, then=0),
+        models.When(status=AlertStatus.ACKNOWLEDGED, then=1),
+        default=2,
+        output_field=models.IntegerField(),
+    )
+    severity_rank = models.Case(
+        models.When(severity=Severity.CRITICAL, then=0),
+        default=1,
+        output_field=models.IntegerField(),
+    )
+    return alerts.order_by(status_rank, severity_rank, "-last_seen_at", "-id")

@@ -7,4 +7,5 @@ urlpatterns = [
     path("health", health, name="health"),
     path("webhooks/", include("inbox.urls")),
     path("admin/", admin.site.urls),
+    path("", include("alerts.urls")),
 ]

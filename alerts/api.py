@@ -1,0 +1,86 @@
+"""The alert endpoints of the operator dashboard (staff token or staff session)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts.actions import acknowledge_alerts
+from alerts.dashboard import dashboard_figures
+from alerts.models import Alert, AlertStatus, Code, open_first
+from alerts.serializers import AlertSerializer, DashboardMetricsSerializer, ErrorSerializer
+
+TAG = "alerts"
+
+
+def _choices(raw: str | None, allowed: list[str]) -> list[str]:
+    return [v for v in (raw or "").split(",") if v in allowed]
+
+
+@extend_schema(
+    tags=[TAG],
+    summary="Alerts, open first",
+    description=(
+        "Open alerts first, then acknowledged, then resolved; critical before warning; the "
+        "most recently seen first. Filter with `status` and `code` (comma lists)."
+    ),
+    parameters=[
+        OpenApiParameter("status", OpenApiTypes.STR, description="e.g. open,acknowledged"),
+        OpenApiParameter("code", OpenApiTypes.STR, description="e.g. queue_backlog"),
+    ],
+)
+class AlertListView(generics.ListAPIView):
+    serializer_class = AlertSerializer
+
+    def get_queryset(self):
+        alerts = Alert.objects.all()
+        statuses = _choices(self.request.query_params.get("status"), AlertStatus.values)
+        if statuses:
+            alerts = alerts.filter(status__in=statuses)
+        codes = _choices(self.request.query_params.get("code"), Code.values)
+        if codes:
+            alerts = alerts.filter(code__in=codes)
+        return open_first(alerts)
+
+
+@extend_schema(
+    tags=[TAG],
+    summary="Acknowledge an alert",
+    description=(
+        "Marks an open alert acknowledged by the caller, now. Acknowledging it again changes "
+        "nothing; a resolved alert cannot be acknowledged (409). It escalating to critical "
+        "re-opens it."
+    ),
+    request=None,
+    responses={200: AlertSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+)
+class AlertAcknowledgeView(APIView):
+    def post(self, request: Request, pk: int) -> Response:
+        with transaction.atomic():
+            alert = Alert.objects.select_for_update().filter(pk=pk).first()
+            if alert is None:
+                return Response({"error": "no such alert"}, status=status.HTTP_404_NOT_FOUND)
+            if alert.status == AlertStatus.RESOLVED:
+                return Response({"error": "the alert is resolved"}, status=status.HTTP_409_CONFLICT)
+            acknowledge_alerts(Alert.objects.filter(pk=pk), request.user.get_username())
+            alert.refresh_from_db()
+        return Response(AlertSerializer(alert).data)
+
+
+@extend_schema(
+    tags=[TAG],
+    summary="Pipeline figures",
+    description=(
+        "Queue by status, throughput (applied in the last 5 minutes and hour), the failure "
+        "rate and apply latency (p50/p99, ms) over the last hour, and the open alerts."
+    ),
+    responses=DashboardMetricsSerializer,
+)
+class DashboardMetricsView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response(DashboardMetricsSerializer(dashboard_figures()).data)

@@ -1,0 +1,198 @@
+"""Prometheus metrics, computed from the database at scrape time.
+
+Nothing is counted in process memory: every figure is a query over the shared tables, so
+any API process answers the same and no multiprocess directory is needed. The "_total"
+counters are counts of retained rows; ``tds_purge`` deleting old history shows up in
+Prometheus as a counter reset, which ``rate()`` and ``increase()`` already handle.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from prometheus_client.core import (
+    CollectorRegistry,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from alerts import stats
+from alerts.models import Alert, AlertStatus, Severity
+from inbox.models import InboxEvent, Validity
+from syncqueue.heartbeat import live_workers, stale_after
+from syncqueue.models import QueueEntry, SyncLog, WorkerHeartbeat
+
+# Apply latency (accepted to applied) spans milliseconds to hours once retries are involved.
+LATENCY_BUCKETS_SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+# SyncLog outcomes as the metric's ``outcome`` label.
+OUTCOME_LABELS = {
+    "applied": "applied",
+    "stale": "skipped",
+    "failed": "failed",
+    "dead_letter": "dead_lettered",
+}
+
+
+class DatabaseCollector(Collector):
+    def collect(self):
+        now = timezone.now()
+        yield from self._queue(now)
+        yield self._events()
+        yield self._latency()
+        yield from self._alerts()
+        yield from self._workers(now)
+        yield self._webhooks()
+
+    def _queue(self, now):
+        by_status = GaugeMetricFamily(
+            "tds_queue_depth", "Queue entries in each status.", labels=["status"]
+        )
+        for status, count in stats.queue_by_status().items():
+            by_status.add_metric([status], count)
+        yield by_status
+
+        by_entity = GaugeMetricFamily(
+            "tds_queue_entries",
+            "Queue entries by status and entity (only combinations that exist).",
+            labels=["status", "entity"],
+        )
+        rows = QueueEntry.objects.values("status", "entity").annotate(n=Count("id")).order_by()
+        for row in sorted(rows, key=lambda r: (r["status"], r["entity"])):
+            by_entity.add_metric([row["status"], row["entity"]], row["n"])
+        yield by_entity
+
+        yield GaugeMetricFamily(
+            "tds_queue_oldest_pending_age_seconds",
+            "How long the oldest pending entry has waited (0 when none is pending).",
+            value=float(stats.oldest_pending_age(now)),
+        )
+        yield GaugeMetricFamily(
+            "tds_queue_stuck_entries",
+            "Entries in processing past their lease or STUCK_EVENT_MINUTES.",
+            value=stats.stuck_count(now),
+        )
+        yield GaugeMetricFamily(
+            "tds_dead_letters_unresolved",
+            "Dead letters no operator or replay has resolved yet.",
+            value=stats.unresolved_dead_letters(),
+        )
+        rate, _, _ = stats.failure_rate(now)
+        yield GaugeMetricFamily(
+            "tds_sync_failure_ratio_1h",
+            "Failed or dead-lettered attempts over all attempts in the last hour.",
+            value=float(rate),
+        )
+
+    def _events(self):
+        events = CounterMetricFamily(
+            "tds_sync_events",
+            "Apply attempts by entity and outcome (applied, skipped as stale, failed, "
+            "dead_lettered), from the retained sync log.",
+            labels=["entity", "outcome"],
+        )
+        rows = SyncLog.objects.values("entity", "outcome").annotate(n=Count("id")).order_by()
+        for row in sorted(rows, key=lambda r: (r["entity"], r["outcome"])):
+            label = OUTCOME_LABELS.get(row["outcome"], row["outcome"])
+            events.add_metric([row["entity"], label], row["n"])
+        return events
+
+    def _latency(self):
+        # Cumulative buckets counted in SQL: one pass over the log, one row per entity.
+        buckets = {
+            f"le_{i}": Count("id", filter=Q(latency_ms__lte=Decimal(str(bound * 1000))))
+            for i, bound in enumerate(LATENCY_BUCKETS_SECONDS)
+        }
+        rows = (
+            SyncLog.objects.filter(latency_ms__isnull=False)
+            .values("entity")
+            .annotate(count=Count("id"), total_ms=Sum("latency_ms"), **buckets)
+            .order_by("entity")
+        )
+        histogram = HistogramMetricFamily(
+            "tds_apply_latency_seconds",
+            "Time from accepting an event to applying it (or skipping it as stale).",
+            labels=["entity"],
+        )
+        for row in rows:
+            series = [
+                (floatToGoString(bound), row[f"le_{i}"])
+                for i, bound in enumerate(LATENCY_BUCKETS_SECONDS)
+            ]
+            series.append(("+Inf", row["count"]))
+            histogram.add_metric(
+                [row["entity"]], series, sum_value=float((row["total_ms"] or 0) / 1000)
+            )
+        return histogram
+
+    def _alerts(self):
+        unresolved = Alert.objects.exclude(status=AlertStatus.RESOLVED)
+        counts = dict.fromkeys(Severity.values, 0)
+        active = GaugeMetricFamily(
+            "tds_alert_active",
+            "1 for each unresolved alert, by condition code, severity and status.",
+            labels=["code", "severity", "status"],
+        )
+        for code, severity, status in unresolved.order_by("code").values_list(
+            "code", "severity", "status"
+        ):
+            counts[severity] = counts.get(severity, 0) + 1
+            active.add_metric([code, severity, status], 1)
+        by_severity = GaugeMetricFamily(
+            "tds_alerts_open",
+            "Unresolved (open or acknowledged) alerts by severity.",
+            labels=["severity"],
+        )
+        for severity, count in counts.items():
+            by_severity.add_metric([severity], count)
+        yield by_severity
+        yield active
+
+    def _workers(self, now):
+        yield GaugeMetricFamily(
+            "tds_workers_live",
+            "Workers whose heartbeat is recent enough to count them as running.",
+            value=len(live_workers()),
+        )
+        latest = WorkerHeartbeat.objects.order_by("-last_beat_at").first()
+        if latest is not None:
+            yield GaugeMetricFamily(
+                "tds_worker_last_beat_age_seconds",
+                "Seconds since any worker last beat.",
+                value=max(0.0, (now - latest.last_beat_at).total_seconds()),
+            )
+        yield GaugeMetricFamily(
+            "tds_worker_stale_after_seconds",
+            "A worker silent for longer than this counts as down.",
+            value=stale_after().total_seconds(),
+        )
+
+    def _webhooks(self):
+        received = CounterMetricFamily(
+            "tds_webhook_requests",
+            "Authenticated webhook requests kept in the inbox, by validity "
+            "(accepted, or rejected as unusable), from the retained inbox.",
+            labels=["validity"],
+        )
+        counts = dict.fromkeys(Validity.values, 0)
+        for row in InboxEvent.objects.values("validity").annotate(n=Count("id")).order_by():
+            counts[row["validity"]] = row["n"]
+        for validity, count in counts.items():
+            received.add_metric([validity], count)
+        return received
+
+
+def build_registry() -> CollectorRegistry:
+    # A registry of our own: the default one would add this process's own figures, which
+    # differ between API processes and mean nothing for the pipeline.
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector())
+    return registry
+
+
+REGISTRY = build_registry()

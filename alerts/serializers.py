@@ -1,0 +1,88 @@
+"""JSON shapes of the alert endpoints (also what the OpenAPI document describes)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from alerts.models import Alert
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    value = serializers.DecimalField(max_digits=20, decimal_places=4, coerce_to_string=False)
+    threshold = serializers.DecimalField(max_digits=20, decimal_places=4, coerce_to_string=False)
+    pending_channels = serializers.ListField(
+        source="channels_pending", child=serializers.CharField(), read_only=True
+    )
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "code",
+            "severity",
+            "status",
+            "message",
+            "value",
+            "threshold",
+            "first_seen_at",
+            "last_seen_at",
+            "seen_count",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_at",
+            "resolved_by",
+            "notify_pending",
+            "pending_channels",
+            "delivery_error",
+            "notified_at",
+        ]
+        read_only_fields = fields
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+
+
+def _number(places: int = 4) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=None, decimal_places=places, coerce_to_string=False, allow_null=True
+    )
+
+
+class QueueFiguresSerializer(serializers.Serializer):
+    by_status = serializers.DictField(child=serializers.IntegerField())
+    oldest_pending_age_seconds = _number(3)
+    stuck = serializers.IntegerField()
+    dead_letters_unresolved = serializers.IntegerField()
+
+
+class ThroughputSerializer(serializers.Serializer):
+    applied_last_5m = serializers.IntegerField()
+    applied_last_hour = serializers.IntegerField()
+    per_minute_last_5m = _number(2)
+    per_minute_last_hour = _number(2)
+
+
+class LatencySerializer(serializers.Serializer):
+    window_seconds = serializers.IntegerField()
+    samples = serializers.IntegerField()
+    p50_ms = _number(3)
+    p99_ms = _number(3)
+
+
+class FailureWindowSerializer(serializers.Serializer):
+    window_seconds = serializers.IntegerField()
+    attempts = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class DashboardMetricsSerializer(serializers.Serializer):
+    generated_at = serializers.DateTimeField()
+    queue = QueueFiguresSerializer()
+    throughput = ThroughputSerializer()
+    failure_rate = _number(4)
+    failures = FailureWindowSerializer()
+    latency = LatencySerializer()
+    workers_live = serializers.IntegerField()
+    open_alerts_by_severity = serializers.DictField(child=serializers.IntegerField())
+    open_alerts = AlertSerializer(many=True)
