@@ -8,6 +8,7 @@ password, which are credentials.
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import environ
 import httpx
@@ -34,7 +35,10 @@ def redact(text: str) -> str:
 
 
 def _alert_secrets() -> tuple[str, ...]:
-    found = [settings.ALERT_SLACK_WEBHOOK_URL]
+    slack = settings.ALERT_SLACK_WEBHOOK_URL
+    # The whole URL, and its path on its own: the path is the credential, and error pages
+    # (or proxies) may quote it without the host.
+    found = [slack, urlsplit(slack).path if slack else None]
     if settings.EMAIL_URL:
         found.append(settings.EMAIL_URL)
         found.append(environ.Env.email_url_config(settings.EMAIL_URL).get("EMAIL_HOST_PASSWORD"))
@@ -44,7 +48,7 @@ def _alert_secrets() -> tuple[str, ...]:
 def send_slack(payload: dict) -> None:
     url = settings.ALERT_SLACK_WEBHOOK_URL
     if not url:
-        raise DeliveryError("ALERT_SLACK_WEBHOOK_URL is not set")
+        raise DeliveryError("Slack: ALERT_SLACK_WEBHOOK_URL is not set")
     problem = ""
     for attempt in range(SLACK_ATTEMPTS):
         if attempt:
@@ -65,13 +69,13 @@ def send_slack(payload: dict) -> None:
 
 def send_email(subject: str, body: str) -> None:
     if not settings.EMAIL_URL:
-        raise DeliveryError("EMAIL_URL is not set")
+        raise DeliveryError("e-mail: EMAIL_URL is not set")
     if not settings.ALERT_EMAIL_TO:
-        raise DeliveryError("ALERT_EMAIL_TO is not set")
+        raise DeliveryError("e-mail: ALERT_EMAIL_TO is not set")
     try:
         config = environ.Env.email_url_config(settings.EMAIL_URL)
     except Exception:
-        raise DeliveryError("EMAIL_URL cannot be parsed") from None
+        raise DeliveryError("e-mail: EMAIL_URL cannot be parsed") from None
     try:
         connection = get_connection(
             backend=config["EMAIL_BACKEND"],

@@ -310,6 +310,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django-q": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; the Slack webhook URL is a credential.
         "httpx": {"level": "WARNING"},
     },
 }
