@@ -1,0 +1,134 @@
+"""The dashboard's alert endpoints: list open first, acknowledge, pipeline figures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from alerts.models import Alert
+from alerts.tests.factories import AlertFactory, QueueEntryFactory, SyncLogFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(staff_token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {staff_token}")
+    return client
+
+
+def test_list_shows_open_first_then_acknowledged_then_resolved(api):
+    now = timezone.now()
+    resolved = AlertFactory(code="failure_rate", status="resolved", last_seen_at=now)
+    acked = AlertFactory(code="dead_letters", status="acknowledged", last_seen_at=now)
+    warning = AlertFactory(code="queue_backlog", severity="warning", last_seen_at=now)
+    critical = AlertFactory(
+        code="worker_down", severity="critical", last_seen_at=now - timedelta(hours=1)
+    )
+    body = api.get("/dashboard/alerts").json()
+    assert body["count"] == 4
+    ids = [row["id"] for row in body["results"]]
+    assert ids == [critical.pk, warning.pk, acked.pk, resolved.pk]
+    row = body["results"][0]
+    for name in ("id", "code", "severity", "status", "message", "first_seen_at", "last_seen_at"):
+        assert name in row
+    assert row["code"] == "worker_down" and row["value"] == 600.0
+
+
+def test_list_is_paginated_and_filterable(api):
+    for code in ("queue_backlog", "dead_letters", "failure_rate"):
+        AlertFactory(code=code)
+    AlertFactory(code="queue_backlog", status="resolved")
+    page = api.get("/dashboard/alerts").json()
+    assert set(page) == {"count", "next", "previous", "results"}
+    only_open = api.get("/dashboard/alerts", {"status": "open"}).json()
+    assert only_open["count"] == 3
+    backlog = api.get("/dashboard/alerts", {"code": "queue_backlog"}).json()
+    assert {r["status"] for r in backlog["results"]} == {"open", "resolved"}
+    assert api.get("/dashboard/alerts/").status_code == 200  # trailing slash tolerated
+
+
+def test_acknowledge_records_who_and_when(api, staff):
+    alert = AlertFactory()
+    before = timezone.now()
+    response = api.post(f"/dashboard/alerts/{alert.pk}/acknowledge")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == alert.pk
+    assert (body["status"], body["acknowledged_by"]) == ("acknowledged", "operator")
+    alert.refresh_from_db()
+    assert alert.acknowledged_at >= before
+
+
+def test_acknowledging_twice_keeps_the_first(api):
+    alert = AlertFactory(
+        status="acknowledged", acknowledged_by="first", acknowledged_at=timezone.now()
+    )
+    response = api.post(f"/dashboard/alerts/{alert.pk}/acknowledge")
+    assert response.status_code == 200 and response.json()["acknowledged_by"] == "first"
+
+
+def test_resolved_or_missing_alerts_cannot_be_acknowledged(api):
+    resolved = AlertFactory(status="resolved")
+    assert api.post(f"/dashboard/alerts/{resolved.pk}/acknowledge").status_code == 409
+    assert api.post("/dashboard/alerts/999999/acknowledge").status_code == 404
+    assert Alert.objects.get(pk=resolved.pk).acknowledged_by == ""
+
+
+def test_dashboard_metrics_figures(api, live_worker):
+    now = timezone.now()
+    QueueEntryFactory.create_batch(2)
+    QueueEntryFactory(status="completed")
+    for ms in range(1, 101):  # latencies 1..100 ms, applied within the last five minutes
+        SyncLogFactory(outcome="applied", latency_ms=Decimal(ms))
+    SyncLogFactory.create_batch(3, outcome="applied", created_at=now - timedelta(minutes=30))
+    SyncLogFactory.create_batch(2, outcome="failed", created_at=now - timedelta(minutes=30))
+    SyncLogFactory.create_batch(9, outcome="applied", created_at=now - timedelta(hours=2))
+    open_alert = AlertFactory(severity="critical", code="worker_down")
+    AlertFactory(code="failure_rate", status="resolved")
+
+    body = api.get("/dashboard/metrics").json()
+    assert body["queue"]["by_status"] == {
+        "pending": 2,
+        "processing": 0,
+        "completed": 1,
+        "failed": 0,
+        "dead_letter": 0,
+    }
+    assert body["throughput"]["applied_last_5m"] == 100
+    assert body["throughput"]["applied_last_hour"] == 103
+    assert body["throughput"]["per_minute_last_5m"] == 20.0
+    assert body["failure_rate"] == pytest.approx(2 / 105, abs=1e-4)
+    assert body["failures"] == {"window_seconds": 3600, "attempts": 105, "failed": 2}
+    # 103 samples in the hour: the 100 above plus three at the factory's 120 ms.
+    assert body["latency"]["samples"] == 103
+    assert body["latency"]["p50_ms"] == 52.0
+    assert body["latency"]["p99_ms"] == 120.0
+    assert body["workers_live"] == 1
+    assert body["open_alerts_by_severity"] == {"warning": 0, "critical": 1}
+    assert [a["id"] for a in body["open_alerts"]] == [open_alert.pk]
+
+
+def test_dashboard_metrics_with_nothing_yet(api):
+    body = api.get("/dashboard/metrics").json()
+    assert body["failure_rate"] == 0
+    assert body["latency"]["p50_ms"] is None and body["latency"]["p99_ms"] is None
+    assert body["open_alerts"] == []
+
+
+def test_the_openapi_document_describes_the_endpoints(client, staff):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paths = schema["paths"]
+    assert "/dashboard/alerts" in paths
+    assert "post" in paths["/dashboard/alerts/{id}/acknowledge"]
+    assert "/dashboard/metrics" in paths
+    assert "/dashboard/alerts/" not in paths
+    listed = paths["/dashboard/alerts"]["get"]
+    assert {p["name"] for p in listed["parameters"]} >= {"page", "status", "code"}

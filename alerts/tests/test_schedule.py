@@ -1,0 +1,67 @@
+"""The monitor's django-q2 schedule and ``manage.py tds_monitor``."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_q.models import Schedule
+
+from alerts.models import Alert
+from alerts.monitor import run_scheduled
+from alerts.schedule import SCHEDULE_NAME, ensure_schedule
+from alerts.tests.factories import QueueEntryFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_migrate_installed_the_schedule():
+    # post_migrate ran when the test database was created.
+    schedule = Schedule.objects.get(name=SCHEDULE_NAME)
+    assert schedule.func == "alerts.monitor.run_scheduled"
+    assert (schedule.schedule_type, schedule.repeats) == (Schedule.MINUTES, -1)
+
+
+@pytest.mark.parametrize(("interval", "minutes"), [(300, 5), (90, 1), (30, 1), (3600, 60)])
+def test_interval_in_whole_minutes_never_below_one(settings, interval, minutes):
+    settings.MONITORING_INTERVAL = interval
+    ensure_schedule()
+    ensure_schedule()
+    [schedule] = Schedule.objects.filter(name=SCHEDULE_NAME)
+    assert schedule.minutes == minutes
+
+
+def test_ensure_schedule_leaves_the_next_run_alone():
+    Schedule.objects.filter(name=SCHEDULE_NAME).delete()
+    schedule, created = ensure_schedule()
+    assert created
+    first_next_run = schedule.next_run
+    again, created = ensure_schedule()
+    assert not created and again.next_run == first_next_run
+
+
+def test_tds_monitor_once_prints_what_it_found(capsys, settings):
+    settings.ALERT_PENDING_WARNING = 0
+    QueueEntryFactory()
+    call_command("tds_monitor", "--once")
+    out = capsys.readouterr().out
+    assert "queue_backlog   WARNING  opened      1 queue entries pending (threshold 0)" in out
+    assert "dead_letters    OK       clear" in out
+    assert "worker_down     CRITICAL opened" in out
+    assert Alert.objects.filter(code="queue_backlog").exists()
+
+
+def test_tds_monitor_needs_an_action():
+    with pytest.raises(CommandError):
+        call_command("tds_monitor")
+
+
+def test_tds_monitor_schedule(capsys):
+    call_command("tds_monitor", "--schedule")
+    assert "every 5 min" in capsys.readouterr().out
+
+
+def test_the_scheduled_task_returns_a_summary(settings):
+    assert run_scheduled() == "all clear"
+    settings.ALERT_PENDING_WARNING = 0
+    QueueEntryFactory()
+    assert run_scheduled() == "queue_backlog=warning(opened), worker_down=critical(opened)"
