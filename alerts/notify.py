@@ -9,6 +9,7 @@ error on the row) and is tried again on the next monitor run; the others are not
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,6 +19,9 @@ from alerts import channels, messages
 from alerts.models import SEVERITY_RANK, Alert
 
 logger = logging.getLogger("tds.alerts")
+
+# Well inside the django-q2 task timeout (Q_CLUSTER["timeout"]), leaving time for the checks.
+DELIVERY_BUDGET_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -59,15 +63,32 @@ def _send(channel: str, alert: Alert) -> None:
         raise channels.DeliveryError(f"unknown channel {channel!r}")
 
 
-def deliver_pending() -> list[Delivery]:
+def deliver_pending(budget_seconds: float | None = None) -> list[Delivery]:
+    """Send what is owed, oldest alert first, within a time budget.
+
+    The monitor runs as a django-q2 task with a timeout, and a destination that hangs costs
+    its timeout on every try: so a destination that fails once is not tried again for the
+    other alerts of this run, and what the budget leaves over waits for the next run.
+    """
+    budget = DELIVERY_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
     results: list[Delivery] = []
+    failing: set[str] = set()
     for alert in Alert.objects.filter(notify_pending=True).order_by("id"):
+        if time.monotonic() >= deadline:
+            logger.warning("alert delivery budget spent; the rest waits for the next run")
+            break
         still_pending, errors = [], []
         for channel in alert.channels_pending:
+            if channel in failing:
+                still_pending.append(channel)
+                errors.append(f"{channel}: not tried (it failed for another alert this run)")
+                continue
             try:
                 _send(channel, alert)
                 results.append(Delivery(alert.pk, channel, True))
             except Exception as error:
+                failing.add(channel)
                 text = (
                     str(error)
                     if isinstance(error, channels.DeliveryError)

@@ -6,10 +6,13 @@ import logging
 from email import message_from_string
 
 import pytest
+from django.utils import timezone
 
+from alerts import notify
+from alerts.checks import check_queue_backlog
 from alerts.models import Alert
-from alerts.monitor import run_monitor
-from alerts.tests.factories import QueueEntryFactory
+from alerts.monitor import record, run_monitor
+from alerts.tests.factories import DeadLetterFactory, QueueEntryFactory
 from alerts.tests.servers import free_port
 from syncqueue.models import QueueEntry
 
@@ -177,3 +180,32 @@ def test_secrets_stay_out_of_errors_logs_and_admin(settings, slack, smtp, admin_
         assert "B0ALERT" not in text
         assert "Pw-0f-the-SMTP" not in text
     assert "***" in alert.delivery_error
+
+
+def test_a_failing_destination_is_tried_once_per_run(settings, slack):
+    settings.ALERT_DLQ_WARNING = 0
+    slack.statuses.extend([500] * 5)
+    backlog(2)  # queue_backlog
+    DeadLetterFactory()  # dead_letters
+    run_monitor()
+    assert len(slack.requests) == 3, "three tries for the first alert, none for the second"
+    pending = Alert.objects.filter(notify_pending=True)
+    assert pending.count() == 2
+    assert any("not tried" in a.delivery_error for a in pending)
+    run_monitor()  # two more 500s, then the server takes both
+    assert len(slack.requests) == 3 + 3 + 1
+    assert len(slack.received) == 2
+    assert not Alert.objects.filter(notify_pending=True).exists()
+
+
+def test_deliveries_stop_when_the_budget_is_spent(slack):
+    backlog(2)
+    run_monitor()
+    assert len(slack.received) == 1
+    backlog(0)
+
+    record(check_queue_backlog(timezone.now()), timezone.now())  # resolves it
+    assert notify.deliver_pending(budget_seconds=0) == []
+    assert Alert.objects.get().notify_pending
+    assert len(notify.deliver_pending()) == 1
+    assert len(slack.received) == 2
