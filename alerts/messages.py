@@ -29,7 +29,7 @@ def details(alert: Alert) -> list[tuple[str, str]]:
         ("threshold", f"{alert.threshold.normalize():f}"),
         ("first seen", alert.first_seen_at.isoformat(timespec="seconds")),
         ("last seen", alert.last_seen_at.isoformat(timespec="seconds")),
-        ("seen", f"{alert.seen_count} times"),
+        ("seen", f"{alert.seen_count} run" + ("" if alert.seen_count == 1 else "s")),
         ("environment", settings.ENV),
     ]
     if alert.resolved_at:

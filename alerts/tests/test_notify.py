@@ -51,7 +51,7 @@ def test_slack_gets_json_on_open_escalation_and_resolution_only(slack):
     assert "RESOLVED queue_backlog (was critical)" in texts[2]
     first = slack.received[0]
     assert first["blocks"][0]["type"] == "section"
-    assert "*seen:* 1 times" in first["blocks"][1]["text"]["text"]
+    assert "*seen:* 1 run\n" in first["blocks"][1]["text"]["text"]
     path, headers = slack.requests[0]
     assert path == slack.path
     assert headers["Content-Type"] == "application/json"
@@ -69,7 +69,7 @@ def test_email_reaches_the_smtp_server(smtp):
     message = message_from_string(content)
     assert message["Subject"].startswith("[TDS_Core] CRITICAL queue_backlog: 3 queue entries")
     body = message.get_payload()
-    assert "threshold    2" in body and "seen         1 times" in body
+    assert "threshold    2" in body and "seen         1 run\r\n" in body
 
 
 def test_both_destinations_get_each_announcement(slack, smtp):
