@@ -1,0 +1,391 @@
+"""Reconciliation with Zoho (CONTRACT §8): queue what the webhooks missed.
+
+Zoho can lose webhooks. For each entity, read the records changed in Zoho since the last
+successful run, compare each with its ERP row by ``zoho_id``, and queue the ones that are
+missing or newer through the same queue as webhooks (source ``reconciliation``). The worker
+applies them with the same stale-guarded engine, so a webhook that arrives meanwhile is
+never overwritten by an older copy, and a queued copy that turns out older is just skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from entities.fields import FieldValueError, to_timestamp, to_zoho_id
+from entities.mappings import BY_ENTITY, CONTACTS, MAPPINGS, EntityMapping, mapping_for
+from inbox.models import ReconciliationRun
+from inbox.zoho_api import ReconciliationOff, ZohoApiError, ZohoClient, ZohoCredentials
+from syncqueue import dispatch
+from syncqueue.models import UNFINISHED, QueueEntry, Source, Status
+
+logger = logging.getLogger("tds.reconcile")
+
+DEFAULT_LOOKBACK = timedelta(hours=24)
+# The scheduled task may run this long; an unfinished run younger than this is in progress.
+RECONCILE_TASK_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class ZohoList:
+    """A Books API list endpoint and the key of its records in the answer."""
+
+    module: str  # the mappings' module key
+    path: str
+    list_key: str
+
+
+ZOHO_LISTS: dict[str, ZohoList] = {
+    zoho_list.module: zoho_list
+    for zoho_list in (
+        ZohoList("item", "items", "items"),
+        ZohoList("contact", "contacts", "contacts"),
+        ZohoList("invoice", "invoices", "invoices"),
+        ZohoList("bill", "bills", "bills"),
+        ZohoList("creditnote", "creditnotes", "creditnotes"),
+        ZohoList("salesorder", "salesorders", "salesorders"),
+        ZohoList("payment", "customerpayments", "customerpayments"),
+        ZohoList("inventory_adjustment", "inventoryadjustments", "inventory_adjustments"),
+        ZohoList("pricebook", "pricebooks", "pricebooks"),
+    )
+}
+
+ALL_ENTITIES: tuple[str, ...] = tuple(mapping.entity for mapping in MAPPINGS)
+ENTITY_CHOICES: tuple[str, ...] = (*ALL_ENTITIES, CONTACTS)
+
+
+class SinceFrom:
+    OPTION = "--since"
+    LAST_RUN = "last successful run"
+    DEFAULT = "no earlier successful run: the last 24 hours"
+
+
+@dataclass
+class EntitySummary:
+    entity: str
+    since: datetime
+    since_from: str
+    seen: int = 0
+    missing: int = 0
+    stale: int = 0
+    queued: int = 0  # with --dry-run: would be queued
+    unusable: int = 0  # records without a usable id
+    error: str = ""
+
+    @property
+    def up_to_date(self) -> int:
+        return self.seen - self.missing - self.stale - self.unusable
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    record_id: str
+    last_modified: datetime | None
+    record: dict
+
+
+def entities_for(name: str | None) -> list[str]:
+    """The ERP entities an ``--entity`` value means; ``contacts`` is customers and vendors."""
+    if name is None:
+        return list(ALL_ENTITIES)
+    if name == CONTACTS:
+        return [m.entity for m in MAPPINGS if m.module == "contact"]
+    if name in BY_ENTITY:
+        return [name]
+    raise ValueError(f"{name!r} is not one of {', '.join(ENTITY_CHOICES)}")
+
+
+def reconcile(
+    entities: Iterable[str], since: datetime | None = None, dry_run: bool = False
+) -> list[EntitySummary]:
+    """Reconcile the given ERP entities; one summary each, failures included.
+
+    Raises ``ReconciliationOff`` when credentials are missing and ``ZohoAuthError`` when no
+    access token can be had at the start (nothing could be read for any entity then).
+    """
+    wanted = list(dict.fromkeys(entities))
+    credentials = ZohoCredentials.from_settings()
+    started = timezone.now().replace(microsecond=0)
+    summaries: list[EntitySummary] = []
+    queued_any = False
+    with ZohoClient(credentials) as client:
+        client.refresh_access_token()  # wrong credentials fail once, not once per entity
+        for module, group in _group_by_module(wanted).items():
+            results = _reconcile_module(client, ZOHO_LISTS[module], group, since, started, dry_run)
+            summaries.extend(results)
+            queued_any = queued_any or any(s.queued for s in results)
+    if queued_any and not dry_run:
+        _wake_workers()
+    return summaries
+
+
+def _group_by_module(entities: list[str]) -> dict[str, list[EntityMapping]]:
+    groups: dict[str, list[EntityMapping]] = {}
+    for entity in entities:
+        mapping = BY_ENTITY[entity]
+        groups.setdefault(mapping.module, []).append(mapping)
+    return groups
+
+
+def _reconcile_module(
+    client: ZohoClient,
+    zoho_list: ZohoList,
+    mappings: list[EntityMapping],
+    since: datetime | None,
+    started: datetime,
+    dry_run: bool,
+) -> list[EntitySummary]:
+    """One list endpoint (contacts serve two entities) read once, then each page compared."""
+    summaries = {m.entity: _summary_for(m.entity, since, started) for m in mappings}
+    # Customers and vendors share one read: from the earlier of their two "since"s.
+    read_since = min(s.since for s in summaries.values())
+    runs = {} if dry_run else _start_runs(summaries.values(), started)
+    try:
+        for records in client.pages(zoho_list.path, zoho_list.list_key, read_since):
+            _reconcile_page(client, zoho_list, records, summaries, dry_run)
+    except (ZohoApiError, FieldValueError) as error:
+        for summary in summaries.values():
+            summary.error = str(error)
+    _finish_runs(runs, summaries)
+    for summary in summaries.values():
+        _log_summary(summary, dry_run)
+    return list(summaries.values())
+
+
+def _summary_for(entity: str, since: datetime | None, started: datetime) -> EntitySummary:
+    if since is not None:
+        return EntitySummary(entity, since, SinceFrom.OPTION)
+    last = last_successful_start(entity)
+    if last is not None:
+        return EntitySummary(entity, last, SinceFrom.LAST_RUN)
+    return EntitySummary(entity, started - DEFAULT_LOOKBACK, SinceFrom.DEFAULT)
+
+
+def last_successful_start(entity: str) -> datetime | None:
+    return (
+        ReconciliationRun.objects.filter(entity=entity, succeeded=True)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+
+
+def _start_runs(
+    summaries: Iterable[EntitySummary], started: datetime
+) -> dict[str, ReconciliationRun]:
+    return {
+        s.entity: ReconciliationRun.objects.create(
+            entity=s.entity, since=s.since, started_at=started
+        )
+        for s in summaries
+    }
+
+
+def _finish_runs(runs: dict[str, ReconciliationRun], summaries: dict[str, EntitySummary]) -> None:
+    finished = timezone.now()
+    for entity, run in runs.items():
+        summary = summaries[entity]
+        run.finished_at = finished
+        run.error = summary.error
+        run.succeeded = not run.error
+        run.seen, run.missing = summary.seen, summary.missing
+        run.stale, run.queued = summary.stale, summary.queued
+        run.save()
+
+
+def _reconcile_page(
+    client: ZohoClient,
+    zoho_list: ZohoList,
+    records: list[dict],
+    summaries: dict[str, EntitySummary],
+    dry_run: bool,
+) -> None:
+    by_entity: dict[str, dict[str, Candidate]] = {}
+    for record in records:
+        contact_type = record.get("contact_type") if zoho_list.module == "contact" else None
+        mapping = mapping_for(zoho_list.module, contact_type)
+        if mapping is None or mapping.entity not in summaries:
+            continue  # a contact of a type not asked for (or neither customer nor vendor)
+        summary = summaries[mapping.entity]
+        summary.seen += 1
+        candidate = _candidate(mapping, record)
+        if candidate is None:
+            summary.unusable += 1
+            continue
+        # A record may show up twice when Zoho's pages shift under us; keep one.
+        by_entity.setdefault(mapping.entity, {})[candidate.record_id] = candidate
+    for entity, candidates in by_entity.items():
+        mapping = BY_ENTITY[entity]
+        to_queue = _classify(mapping, list(candidates.values()), summaries[entity])
+        to_queue = _not_already_queued(entity, to_queue)
+        if not dry_run:
+            completed = (_complete(client, zoho_list, mapping, c) for c in to_queue)
+            to_queue = [c for c in completed if c is not None]
+            _queue(mapping, to_queue)
+        summaries[entity].queued += len(to_queue)
+
+
+def _candidate(mapping: EntityMapping, record: dict) -> Candidate | None:
+    try:
+        record_id = to_zoho_id(mapping.id_field, record.get(mapping.id_field))
+    except FieldValueError:
+        record_id = None
+    if record_id is None:
+        logger.warning("zoho record without a usable id", extra={"entity": mapping.entity})
+        return None
+    return Candidate(record_id, _timestamp_or_none(record.get("last_modified_time")), record)
+
+
+def _timestamp_or_none(value: object) -> datetime | None:
+    try:
+        return to_timestamp("last_modified_time", value)
+    except FieldValueError:
+        return None  # the worker names the bad field when it applies the record
+
+
+def _classify(
+    mapping: EntityMapping, candidates: list[Candidate], summary: EntitySummary
+) -> list[Candidate]:
+    """Missing or stale ones (counted in ``summary``); up-to-date ones drop out."""
+    stored = dict(
+        mapping.model.objects.filter(zoho_id__in=[c.record_id for c in candidates]).values_list(
+            "zoho_id", "zoho_last_modified"
+        )
+    )
+    out_of_date: list[Candidate] = []
+    for candidate in candidates:
+        if candidate.record_id not in stored:
+            summary.missing += 1
+        elif _is_newer(candidate.last_modified, stored[candidate.record_id]):
+            summary.stale += 1
+        else:
+            continue
+        out_of_date.append(candidate)
+    return out_of_date
+
+
+def _is_newer(in_zoho: datetime | None, in_erp: datetime | None) -> bool:
+    if in_zoho is None:
+        return False  # nothing says Zoho's copy is newer
+    return in_erp is None or in_zoho > in_erp
+
+
+def _not_already_queued(entity: str, candidates: list[Candidate]) -> list[Candidate]:
+    """Drop records whose same (or a newer) version already waits in the queue."""
+    if not candidates:
+        return []
+    waiting: dict[str, list[datetime | None]] = {}
+    rows = QueueEntry.objects.filter(
+        entity=entity,
+        record_id__in=[c.record_id for c in candidates],
+        status__in=UNFINISHED,
+    ).values_list("record_id", "payload__last_modified_time")
+    for record_id, last_modified in rows:
+        waiting.setdefault(record_id, []).append(_timestamp_or_none(last_modified))
+    return [c for c in candidates if not _covered(c.last_modified, waiting.get(c.record_id, []))]
+
+
+def _covered(last_modified: datetime | None, waiting: list[datetime | None]) -> bool:
+    if last_modified is None:
+        return None in waiting
+    return any(other is not None and other >= last_modified for other in waiting)
+
+
+def _complete(
+    client: ZohoClient, zoho_list: ZohoList, mapping: EntityMapping, candidate: Candidate
+) -> Candidate | None:
+    """The full record when the list's short form lacks the lines the ERP keeps.
+
+    List endpoints leave out ``line_items`` (and price-list items); queuing the short form
+    would write a document without its lines, or keep stale ones. None: deleted meanwhile.
+    """
+    if mapping.lines is None or mapping.lines.key in candidate.record:
+        return candidate
+    try:
+        body = client.get(f"{zoho_list.path}/{candidate.record_id}")
+    except ZohoApiError as error:
+        if error.status == 404:
+            # Deleted in Zoho since the list was read; its delete webhook carries that.
+            logger.info("zoho record gone", extra={"entity": mapping.entity})
+            return None
+        raise
+    full = body.get(mapping.module)
+    if not isinstance(full, dict):
+        raise ZohoApiError(f"GET {zoho_list.path}/{candidate.record_id}: no {mapping.module!r}")
+    return Candidate(candidate.record_id, candidate.last_modified, full)
+
+
+def _queue(mapping: EntityMapping, candidates: list[Candidate]) -> None:
+    if not candidates:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        QueueEntry.objects.bulk_create(
+            QueueEntry(
+                source=Source.RECONCILIATION,
+                entity=mapping.entity,
+                record_id=c.record_id,
+                operation="update",
+                payload=c.record,
+                status=Status.PENDING,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for c in candidates
+        )
+
+
+def _wake_workers() -> None:
+    try:
+        dispatch.enqueue_drains(1)
+    except Exception:
+        # The worker's safety-net poll finds the entries anyway; the run itself succeeded.
+        logger.exception("could not dispatch a drain task after reconciliation")
+
+
+def _log_summary(summary: EntitySummary, dry_run: bool) -> None:
+    (logger.warning if summary.failed else logger.info)(
+        "reconciliation failed" if summary.failed else "reconciled",
+        extra={
+            "entity": summary.entity,
+            "since": summary.since.isoformat(),
+            "seen": summary.seen,
+            "missing": summary.missing,
+            "stale": summary.stale,
+            "queued": summary.queued,
+            "dry_run": dry_run,
+            "error": summary.error,
+        },
+    )
+
+
+def run_in_progress() -> bool:
+    """Whether another reconciliation started recently and has not finished."""
+    recent = timezone.now() - timedelta(seconds=RECONCILE_TASK_SECONDS)
+    return ReconciliationRun.objects.filter(
+        finished_at__isnull=True, started_at__gt=recent
+    ).exists()
+
+
+def scheduled_reconcile() -> str:
+    """The worker's scheduled task: every entity since its last successful run."""
+    if run_in_progress():
+        # django-q2's ORM broker hands a long task out again after Q_CLUSTER["retry"].
+        return "skipped: a reconciliation is already running"
+    try:
+        summaries = reconcile(ALL_ENTITIES)
+    except ReconciliationOff as error:
+        return str(error)
+    failed = [s.entity for s in summaries if s.failed]
+    queued = sum(s.queued for s in summaries)
+    return f"queued {queued}" + (f"; failed: {', '.join(failed)}" if failed else "")
