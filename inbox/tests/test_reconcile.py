@@ -180,7 +180,7 @@ def _handler(zoho: FakeZoho) -> type[BaseHTTPRequestHandler]:
 def zoho(settings, monkeypatch) -> Iterator[FakeZoho]:
     fake = FakeZoho()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     settings.ZOHO_API_BASE_URL = base
@@ -247,6 +247,7 @@ def test_a_401_refreshes_the_token_once_and_retries(zoho, capsys):
     run(capsys, "--entity", "products")
     assert len(zoho.token_requests) == 2
     first, second = zoho.api_requests("items")
+    assert first.headers["authorization"] == f"Zoho-oauthtoken {ACCESS_TOKENS[0]}"
     assert second.headers["authorization"] == f"Zoho-oauthtoken {ACCESS_TOKENS[1]}"
     assert QueueEntry.objects.count() == 1
 
@@ -442,7 +443,7 @@ def test_a_failing_entity_does_not_stop_the_others(zoho, capsys):
     zoho.pages["items"] = [[fixture("item")]]
     zoho.pages["bills"] = [[fixture("bill")]]
     zoho.details[f"bills/{fixture('bill')['bill_id']}"] = {"bill": fixture("bill")}
-    with pytest.raises(CommandError, match="failed for: invoices$"):
+    with pytest.raises(CommandError, match=r"failed for: invoices$"):
         call_command("tds_reconcile")
     out = capsys.readouterr().out
     assert "invoices: FAILED" in out and "HTTP 500" in out
@@ -496,7 +497,7 @@ def test_refused_credentials_stop_before_any_entity(zoho):
     ],
 )
 def test_bad_arguments_name_the_argument(zoho, args, named):
-    with pytest.raises(CommandError, match=f"^{named}"):
+    with pytest.raises(CommandError, match=rf"^{named}"):
         call_command("tds_reconcile", *args)
     assert zoho.requests == []
 
