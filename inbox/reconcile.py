@@ -152,9 +152,14 @@ def _reconcile_module(
     try:
         for records in client.pages(zoho_list.path, zoho_list.list_key, read_since):
             _reconcile_page(client, zoho_list, records, summaries, dry_run)
-    except (ZohoApiError, FieldValueError) as error:
+    except ZohoApiError as error:
         for summary in summaries.values():
             summary.error = str(error)
+    except Exception as error:
+        # Anything else (a database hiccup) fails this entity, not the whole run.
+        logger.exception("reconciliation error", extra={"entity": zoho_list.path})
+        for summary in summaries.values():
+            summary.error = f"{type(error).__name__}: {error}"
     _finish_runs(runs, summaries)
     for summary in summaries.values():
         _log_summary(summary, dry_run)

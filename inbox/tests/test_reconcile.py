@@ -457,6 +457,24 @@ def test_a_failing_entity_does_not_stop_the_others(zoho, capsys):
     assert not Invoice.objects.exists()
 
 
+def test_an_unexpected_error_fails_only_its_entity(zoho, capsys, monkeypatch):
+    original = reconcile_module._classify
+
+    def classify(mapping, candidates, summary):
+        if mapping.entity == "products":
+            raise RuntimeError("boom")
+        return original(mapping, candidates, summary)
+
+    monkeypatch.setattr(reconcile_module, "_classify", classify)
+    zoho.pages["items"] = [[fixture("item")]]
+    zoho.pages["contacts"] = [[fixture("contact_customer")]]
+    with pytest.raises(CommandError, match=r"failed for: products$"):
+        call_command("tds_reconcile")
+    assert "products: FAILED" in capsys.readouterr().out
+    assert list(QueueEntry.objects.values_list("entity", flat=True)) == ["customers"]
+    assert not ReconciliationRun.objects.filter(finished_at__isnull=True).exists()
+
+
 @pytest.mark.parametrize(
     "unset",
     [
