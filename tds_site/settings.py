@@ -151,6 +151,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
     # TDS Core: the data flows inbox -> syncqueue -> entities; alerts watch them all.
     # syncqueue comes before django_q so that its `qcluster` (django-q2's, plus the
     # worker heartbeat and the safety-net poll) is the one manage.py runs.
@@ -247,6 +248,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Zoho webhook ingestion and the operator dashboard of TDS Core.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The document and its UI are for operators: staff sessions or tokens, like the dashboard.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # django-q2: the database is the broker unless REDIS_URL is set. A drain task claims

@@ -1,0 +1,154 @@
+"""The operator dashboard API (CONTRACT §6): queue stats and dead letters.
+
+Views only translate HTTP; the work is in ``syncqueue.stats`` and ``syncqueue.console``.
+Authentication and permission are the project defaults: a token or a session of a staff
+user (anyone else gets 401 or 403).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from syncqueue.console import replay
+from syncqueue.models import DeadLetter, Status
+from syncqueue.stats import queue_stats
+
+
+class StatusCountsSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    processing = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    dead_letter = serializers.IntegerField()
+
+
+class QueueStatsSerializer(serializers.Serializer):
+    by_status = StatusCountsSerializer()
+    by_entity = serializers.DictField(
+        child=StatusCountsSerializer(), help_text="Counts by status for each entity."
+    )
+    oldest_pending_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="Age of the oldest pending entry; null when none is pending."
+    )
+
+
+class DeadLetterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeadLetter
+        fields = [
+            "id",
+            "entry_id",
+            "entity",
+            "record_id",
+            "operation",
+            "error",
+            "attempts",
+            "payload",
+            "created_at",
+            "dead_lettered_at",
+            "replay_count",
+            "replayed_at",
+            "replayed_by",
+        ]
+
+
+class ReplayedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    replayed = serializers.BooleanField()
+    status = serializers.CharField(help_text="The queue entry's status after the replay.")
+
+
+def _actor(request: Request) -> str:
+    via = "token" if request.auth is not None else "session"
+    return f"{request.user.get_username()} ({via})"[:150]
+
+
+class QueueStatsView(APIView):
+    @extend_schema(responses=QueueStatsSerializer, summary="Queue counts and oldest pending age")
+    def get(self, request: Request) -> Response:
+        return Response(queue_stats())
+
+
+class DeadLetterPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class DeadLetterListView(generics.ListAPIView):
+    serializer_class = DeadLetterSerializer
+    pagination_class = DeadLetterPagination
+
+    @extend_schema(
+        summary="Unresolved dead letters, newest first",
+        parameters=[
+            OpenApiParameter("entity", str, description="Only this entity, e.g. invoices."),
+            OpenApiParameter(
+                "since",
+                OpenApiTypes.DATETIME,
+                description="Only those dead-lettered at or after this ISO date or date-time.",
+            ),
+        ],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[DeadLetter]:
+        queryset = DeadLetter.objects.filter(resolved=False).order_by("-dead_lettered_at", "-id")
+        entity = self.request.query_params.get("entity")
+        if entity:
+            queryset = queryset.filter(entity=entity)
+        since = self.request.query_params.get("since")
+        if since:
+            queryset = queryset.filter(dead_lettered_at__gte=_parse_since(since))
+        return queryset
+
+
+def _parse_since(value: str) -> datetime:
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            raise ValidationError({"since": "use an ISO date or date-time, e.g. 2025-03-01"})
+        moment = datetime.combine(day, time.min)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_current_timezone())
+    return moment
+
+
+class DeadLetterReplayView(APIView):
+    @extend_schema(
+        request=None,
+        summary="Put one dead letter's event back in the queue",
+        responses={
+            202: ReplayedSerializer,
+            404: OpenApiResponse(description="No such dead letter."),
+            409: OpenApiResponse(description="Already resolved; nothing to replay."),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        dead = get_object_or_404(DeadLetter.objects.select_related("entry"), pk=pk)
+        if dead.resolved:
+            return Response(
+                {"error": f"dead letter {pk} is already resolved"}, status.HTTP_409_CONFLICT
+            )
+        replay(DeadLetter.objects.filter(pk=pk), actor=_actor(request), user=request.user)
+        dead.entry.refresh_from_db(fields=["status"])
+        body = {
+            "id": pk,
+            "replayed": dead.entry.status == Status.PENDING,
+            "status": dead.entry.status,
+        }
+        return Response(body, status.HTTP_202_ACCEPTED)

@@ -1,0 +1,25 @@
+"""Argument checks shared by the operator commands: one clear line naming the argument."""
+
+from __future__ import annotations
+
+import getpass
+
+from django.core.management.base import CommandError
+
+
+def positive_int(option: str, value: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise CommandError(f"{option}: {value!r} is not a positive whole number")
+    return number
+
+
+def cli_actor() -> str:
+    """Who ran the command, for DeadLetter.replayed_by."""
+    try:
+        return f"cli:{getpass.getuser()}"[:150]
+    except (KeyError, OSError):  # no user name for this uid (some containers)
+        return "cli"

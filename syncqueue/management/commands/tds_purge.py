@@ -1,0 +1,57 @@
+"""``tds_purge``: delete finished history older than the retention period, in batches."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from syncqueue.management.commands._console import positive_int
+from syncqueue.purge import BATCH_SIZE, count_purgeable, purge
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete completed queue entries, their inbox events and old sync logs. Keeps "
+        "INBOX_RETENTION_DAYS of inbox and queue and LOG_RETENTION_DAYS of logs unless "
+        "--days is given. Never deletes unfinished or unresolved events."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--days", metavar="N", help="Keep N days of everything.")
+        parser.add_argument("--batch-size", metavar="N", default=str(BATCH_SIZE))
+        parser.add_argument("--dry-run", action="store_true", help="Count, delete nothing.")
+
+    def handle(self, *args, days: str | None, batch_size: str, dry_run: bool, **_):
+        batch = positive_int("--batch-size", batch_size)
+        inbox_days = log_days = None
+        if days is not None:
+            inbox_days = log_days = positive_int("--days", days)
+        else:
+            inbox_days = settings.INBOX_RETENTION_DAYS
+            log_days = settings.LOG_RETENTION_DAYS
+        now = timezone.now()
+        inbox_cutoff = now - timedelta(days=inbox_days)
+        log_cutoff = now - timedelta(days=log_days)
+        self.stdout.write(
+            f"keeping inbox and queue since {inbox_cutoff:%Y-%m-%d %H:%M} ({inbox_days} days), "
+            f"sync logs since {log_cutoff:%Y-%m-%d %H:%M} ({log_days} days)"
+        )
+        started = time.monotonic()
+        if dry_run:
+            counts = count_purgeable(inbox_cutoff, log_cutoff)
+            verb = "would delete"
+        else:
+            counts = purge(inbox_cutoff, log_cutoff, batch, progress=self._progress)
+            verb = "deleted"
+        self.stdout.write(
+            f"{'dry run: ' if dry_run else ''}{verb} {counts.queue_entries} queue entries, "
+            f"{counts.inbox_events} inbox events, {counts.sync_logs} sync logs "
+            f"in {time.monotonic() - started:.1f}s"
+        )
+
+    def _progress(self, what: str, deleted: int, total: int) -> None:
+        self.stdout.write(f"  {what}: {deleted}/{total}")

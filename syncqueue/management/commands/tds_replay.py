@@ -1,0 +1,72 @@
+"""``tds_replay``: put dead letters back in the queue (CONTRACT §6)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import QuerySet
+
+from entities.mappings import BY_ENTITY
+from syncqueue.console import replay
+from syncqueue.management.commands._console import cli_actor, positive_int
+from syncqueue.models import DeadLetter
+
+
+class Command(BaseCommand):
+    help = "Replay unresolved dead letters: by --id (repeatable), by --entity, or --all."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        # Values are checked in handle() so that a bad one fails with one CommandError line.
+        parser.add_argument("--id", action="append", dest="ids", metavar="N", default=[])
+        parser.add_argument("--entity", metavar="E")
+        parser.add_argument("--all", action="store_true", dest="everything")
+        parser.add_argument("--dry-run", action="store_true", help="List, change nothing.")
+
+    def handle(
+        self, *args, ids: list[str], entity: str | None, everything: bool, dry_run: bool, **_
+    ):
+        chosen = [
+            name
+            for name, given in (
+                ("--id", ids),
+                ("--entity", entity is not None),
+                ("--all", everything),
+            )
+            if given
+        ]
+        if len(chosen) != 1:
+            raise CommandError(
+                "selector: give exactly one of --id, --entity or --all"
+                + (f" (got {' and '.join(chosen)})" if chosen else "")
+            )
+        selection = self._select(ids, entity)
+        open_ones = selection.filter(resolved=False).order_by("pk")
+        found = open_ones.count()
+        skipped = selection.filter(resolved=True).count()
+        if dry_run:
+            for dead in open_ones.iterator():
+                self.stdout.write(
+                    f"would replay #{dead.pk} {dead.entity} {dead.record_id} "
+                    f"{dead.operation}: {dead.error[:100]}"
+                )
+            self.stdout.write(
+                f"dry run: {found} dead letter(s) would be replayed, {skipped} already resolved"
+            )
+            return
+        count = replay(open_ones, actor=cli_actor())
+        self.stdout.write(f"replayed {count} dead letter(s), {skipped} already resolved (skipped)")
+
+    def _select(self, ids: list[str], entity: str | None) -> QuerySet[DeadLetter]:
+        if ids:
+            wanted = {positive_int("--id", value) for value in ids}
+            known = set(DeadLetter.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+            missing = sorted(wanted - known)
+            if missing:
+                raise CommandError(f"--id: no dead letter with id {', '.join(map(str, missing))}")
+            return DeadLetter.objects.filter(pk__in=wanted)
+        if entity is not None:
+            if entity not in BY_ENTITY:
+                raise CommandError(
+                    f"--entity: unknown entity {entity!r} (one of {', '.join(sorted(BY_ENTITY))})"
+                )
+            return DeadLetter.objects.filter(entity=entity)
+        return DeadLetter.objects.all()

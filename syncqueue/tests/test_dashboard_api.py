@@ -1,0 +1,156 @@
+"""CONTRACT §6: the dashboard API, its authorisation, and what it answers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.test import Client
+from django.utils import timezone
+
+from syncqueue.models import DeadLetter, QueueEntry, Status
+from syncqueue.stats import queue_stats
+from syncqueue.tests.factories import make_dead_letter, make_entry
+
+pytestmark = pytest.mark.django_db
+
+ENDPOINTS = [
+    ("get", "/dashboard/queue-stats", 200),
+    ("get", "/dashboard/dead-letters", 200),
+    ("post", "/dashboard/dead-letters/{dead}/replay", 202),
+    ("get", "/api/schema/", 200),
+    ("get", "/api/docs/", 200),
+]
+
+
+def _call(client: Client, method: str, url: str, token: str | None = None):
+    headers = {"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}
+    return getattr(client, method)(url, **headers)
+
+
+@pytest.fixture
+def dead():
+    return make_dead_letter()
+
+
+@pytest.mark.parametrize(("method", "url", "ok"), ENDPOINTS)
+class TestAuthorisation:
+    def test_anonymous_gets_401(self, client, dead, method, url, ok):
+        assert _call(client, method, url.format(dead=dead.pk)).status_code == 401
+        assert DeadLetter.objects.get().replay_count == 0
+
+    def test_unknown_token_gets_401(self, client, dead, method, url, ok):
+        response = _call(client, method, url.format(dead=dead.pk), token="not-a-real-token")
+        assert response.status_code == 401
+
+    def test_non_staff_session_gets_403(self, plain_client, dead, method, url, ok):
+        assert _call(plain_client, method, url.format(dead=dead.pk)).status_code == 403
+        assert DeadLetter.objects.get().replay_count == 0
+
+    def test_non_staff_token_gets_403(self, client, plain_token, dead, method, url, ok):
+        response = _call(client, method, url.format(dead=dead.pk), token=plain_token)
+        assert response.status_code == 403
+        assert DeadLetter.objects.get().replay_count == 0
+
+    def test_staff_session_is_let_in(self, staff_client, dead, method, url, ok):
+        assert _call(staff_client, method, url.format(dead=dead.pk)).status_code == ok
+
+    def test_staff_token_is_let_in(self, client, staff_token, dead, method, url, ok):
+        response = _call(client, method, url.format(dead=dead.pk), token=staff_token)
+        assert response.status_code == ok
+
+
+def test_session_post_needs_the_csrf_token(staff):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff)
+    dead = make_dead_letter()
+    assert strict.post(f"/dashboard/dead-letters/{dead.pk}/replay").status_code == 403
+    assert QueueEntry.objects.get().status == Status.DEAD_LETTER
+
+
+def test_queue_stats_counts_every_status_and_entity(client, staff_token):
+    old = timezone.now() - timedelta(minutes=10)
+    make_entry(Status.PENDING, created_at=old)
+    make_entry(Status.PENDING, record_id="2")
+    make_entry(Status.FAILED, entity="invoices", record_id="3")
+    make_entry(Status.COMPLETED, entity="invoices", record_id="4")
+    make_dead_letter(entity="customers", record_id="5")
+    body = _call(client, "get", "/dashboard/queue-stats", staff_token).json()
+    assert body["by_status"] == {
+        "pending": 2,
+        "processing": 0,
+        "completed": 1,
+        "failed": 1,
+        "dead_letter": 1,
+    }
+    assert body["by_entity"]["products"]["pending"] == 2
+    assert body["by_entity"]["invoices"] == {
+        "pending": 0,
+        "processing": 0,
+        "completed": 1,
+        "failed": 1,
+        "dead_letter": 0,
+    }
+    assert body["by_entity"]["customers"]["dead_letter"] == 1
+    assert 600 <= body["oldest_pending_age_seconds"] < 700
+    assert body == {
+        **queue_stats(),
+        "oldest_pending_age_seconds": body["oldest_pending_age_seconds"],
+    }
+
+
+def test_queue_stats_of_an_empty_queue(client, staff_token):
+    body = _call(client, "get", "/dashboard/queue-stats", staff_token).json()
+    assert body == {
+        "by_status": dict.fromkeys(Status.values, 0),
+        "by_entity": {},
+        "oldest_pending_age_seconds": None,
+    }
+
+
+def test_dead_letters_lists_unresolved_with_filters_and_pages(client, staff_token):
+    long_ago = timezone.now() - timedelta(days=10)
+    first = make_dead_letter(record_id="1", dead_lettered_at=long_ago)
+    make_dead_letter(record_id="2")
+    make_dead_letter(entity="invoices", record_id="3")
+    make_dead_letter(record_id="4", resolved=True)
+
+    page = _call(client, "get", "/dashboard/dead-letters?page_size=2", staff_token).json()
+    assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
+    assert [r["record_id"] for r in page["results"]] == ["3", "2"]  # newest first
+    assert {"id", "entity", "record_id", "error", "attempts", "payload"} <= set(page["results"][0])
+
+    products = _call(client, "get", "/dashboard/dead-letters?entity=products", staff_token).json()
+    assert sorted(r["record_id"] for r in products["results"]) == ["1", "2"]
+
+    since = (timezone.now() - timedelta(days=1)).date().isoformat()
+    recent = _call(client, "get", f"/dashboard/dead-letters?since={since}", staff_token).json()
+    assert first.pk not in [r["id"] for r in recent["results"]] and recent["count"] == 2
+
+    bad = _call(client, "get", "/dashboard/dead-letters?since=yesterday", staff_token)
+    assert bad.status_code == 400 and "since" in bad.json()
+
+
+def test_replay_puts_the_event_back_and_records_who(client, staff, staff_token):
+    dead = make_dead_letter()
+    response = _call(client, "post", f"/dashboard/dead-letters/{dead.pk}/replay", staff_token)
+    assert response.status_code == 202
+    assert response.json() == {"id": dead.pk, "replayed": True, "status": "pending"}
+    entry = QueueEntry.objects.get()
+    assert (entry.status, entry.attempts, entry.replayed) == (Status.PENDING, 0, True)
+    dead.refresh_from_db()
+    assert dead.replay_count == 1 and dead.replayed_by == "ops (token)"
+    assert not dead.resolved  # stays open until the event applies
+    log = LogEntry.objects.get()
+    assert log.user == staff and log.object_id == str(dead.pk) and "Replayed" in log.change_message
+
+
+def test_replay_of_unknown_or_resolved_dead_letter(client, staff_token):
+    assert (
+        _call(client, "post", "/dashboard/dead-letters/999/replay", staff_token).status_code == 404
+    )
+    done = make_dead_letter(resolved=True)
+    response = _call(client, "post", f"/dashboard/dead-letters/{done.pk}/replay", staff_token)
+    assert response.status_code == 409
+    assert QueueEntry.objects.get().status == Status.DEAD_LETTER
