@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.utils import timezone
 
 from entities import models as erp
@@ -59,6 +60,10 @@ def browser_page(monkeypatch):
             yield page
         finally:
             browser.close()
+            # ORM calls made while Playwright's loop lives in this thread get a connection
+            # of their own (Django keeps connections per context); close it, or PostgreSQL
+            # refuses to drop the test database at the end of the run.
+            connections.close_all()
 
 
 def _history_for_the_chart() -> None:
