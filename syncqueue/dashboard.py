@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.apps import apps
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from syncqueue.heartbeat import live_workers
@@ -78,15 +79,23 @@ def throughput_chart(buckets: list[HourBucket]) -> Chart:
 
 
 def open_alerts(limit: int = 10) -> list | None:
-    """Open alerts from the alerts app, or None while it has no Alert model.
+    """Unresolved alerts, open before acknowledged, critical first; None without alerts.
 
-    ALERTS-HOOK: filled in once ``alerts.Alert`` exists; until then the dashboard says so.
+    The alerts app depends on this one, not the other way round: its model is looked up by
+    name so that the queue's console works (and says so) without it.
     """
     try:
-        apps.get_model("alerts", "Alert")
+        alert_model = apps.get_model("alerts", "Alert")
     except LookupError:
         return None
-    return None
+    return list(
+        alert_model.objects.exclude(status="resolved")
+        .annotate(
+            open_first=Case(When(status="open", then=Value(0)), default=Value(1)),
+            critical_first=Case(When(severity="critical", then=Value(0)), default=Value(1)),
+        )
+        .order_by("open_first", "critical_first", "-last_seen_at")[:limit]
+    )
 
 
 def dashboard_context(now: datetime | None = None) -> dict:

@@ -19,6 +19,10 @@ EXPECTED = {
     "/dashboard/queue-stats": {"get"},
     "/dashboard/dead-letters": {"get"},
     "/dashboard/dead-letters/{id}/replay": {"post"},
+    # The alerts app's endpoints (CONTRACT §6).
+    "/dashboard/metrics": {"get"},
+    "/dashboard/alerts": {"get"},
+    "/dashboard/alerts/{id}/acknowledge": {"post"},
 }
 
 
