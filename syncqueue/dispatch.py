@@ -19,12 +19,15 @@ DISPATCH_DEBOUNCE_SECONDS = 0.05
 DRAIN_TASK = "syncqueue.tasks.drain_queue"
 
 
-def enqueue_drains(count: int = 1) -> None:
-    """Put ``count`` drain tasks on the django-q2 broker."""
+def enqueue_drains(count: int = 1, broker=None) -> None:
+    """Put ``count`` drain tasks on the django-q2 broker (``broker``: one to reuse)."""
     from django_q.tasks import async_task
 
+    options = {"task_name": "drain queue"}
+    if broker is not None:
+        options["broker"] = broker
     for _ in range(count):
-        async_task(DRAIN_TASK, q_options={"task_name": "drain queue"})
+        async_task(DRAIN_TASK, q_options=dict(options))
 
 
 class _Dispatcher:
@@ -44,16 +47,24 @@ class _Dispatcher:
                     self._thread.start()
 
     def _run(self) -> None:
+        # One broker for the thread's life: django-q2 builds a new one (for Redis, a new
+        # connection, handshake included) on every async_task otherwise.
+        broker = None
         while True:
             self._wanted.wait()
             # Let the events of the next few milliseconds ride on the same task.
             self._wanted.wait(DISPATCH_DEBOUNCE_SECONDS)
             self._wanted.clear()
             try:
-                enqueue_drains(1)
+                if broker is None:
+                    from django_q.brokers import get_broker
+
+                    broker = get_broker()
+                enqueue_drains(1, broker)
             except Exception:
                 # The worker's poll picks the events up; keep the API unaffected.
                 logger.exception("could not dispatch a drain task")
+                broker = None
                 connections.close_all()
 
 
