@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.db import connections
 
@@ -37,7 +38,10 @@ class _Dispatcher:
         self._thread: threading.Thread | None = None
 
     def request(self) -> None:
-        self._wanted.set()
+        # Event.set takes a lock and notifies: skip it while the flag is up. The flag is
+        # cleared just before a task is enqueued, so that task starts after this commit.
+        if not self._wanted.is_set():
+            self._wanted.set()
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
                 if self._thread is None or not self._thread.is_alive():
@@ -52,8 +56,9 @@ class _Dispatcher:
         broker = None
         while True:
             self._wanted.wait()
-            # Let the events of the next few milliseconds ride on the same task.
-            self._wanted.wait(DISPATCH_DEBOUNCE_SECONDS)
+            # Let the events of the next few milliseconds ride on the same task. (A sleep:
+            # waiting on the flag again would return at once, since it is still set.)
+            time.sleep(DISPATCH_DEBOUNCE_SECONDS)
             self._wanted.clear()
             try:
                 if broker is None:
