@@ -24,11 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PG_BASE = os.environ.get("BENCH_PG", "postgres://root@127.0.0.1:5432")
 PGBENCH = next(
-    (
-        p
-        for p in ("/usr/lib/postgresql/15/bin/pgbench", "/usr/bin/pgbench")
-        if Path(p).exists()
-    ),
+    (p for p in ("/usr/lib/postgresql/15/bin/pgbench", "/usr/bin/pgbench") if Path(p).exists()),
     "pgbench",
 )
 TOKEN = "bench-shared-token-123456"
@@ -376,4 +372,3 @@ def other_load() -> str:
 
 def as_json(value) -> str:
     return json.dumps(value, default=str)
-
