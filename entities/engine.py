@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection, models
 
 from entities.fields import FieldValueError, to_timestamp, to_zoho_id
-from entities.mappings import BY_ENTITY, EntityMapping, Lines, Link, backfills_for
+from entities.mappings import BY_ENTITY, Backfill, EntityMapping, Lines, Link, backfills_for
 
 _BASE_COLUMNS = ("zoho_id", "zoho_last_modified", "is_deleted", "deleted_at", "raw", "synced_at")
 
@@ -74,13 +74,28 @@ def _upsert(
         row_id = row[0]
         if mapping.lines is not None and mapping.lines.key in record:
             _replace_lines(cursor, mapping.lines, row_id, record[mapping.lines.key])
-        for backfill in backfills_for(mapping.model):
-            cursor.execute(
-                f"UPDATE {backfill.table} SET {backfill.fk_column} = %s "
-                f"WHERE {backfill.zoho_column} = %s AND {backfill.fk_column} IS NULL",
-                [row_id, zoho_id],
-            )
+        backfills = backfills_for(mapping.model)
+        if connection.vendor == "postgresql" and len(backfills) > 1:
+            # All of them in one round trip (a product fills six line tables).
+            cursor.execute(_backfill_sql(mapping.model), [row_id, zoho_id] * len(backfills))
+        else:
+            for backfill in backfills:
+                cursor.execute(_backfill_one_sql(backfill), [row_id, zoho_id])
     return Applied(Outcome.APPLIED, row_id)
+
+
+def _backfill_one_sql(backfill: Backfill) -> str:
+    return (
+        f"UPDATE {backfill.table} SET {backfill.fk_column} = %s "
+        f"WHERE {backfill.zoho_column} = %s AND {backfill.fk_column} IS NULL"
+    )
+
+
+@cache
+def _backfill_sql(model: type[models.Model]) -> str:
+    """Every backfill of ``model`` as one PostgreSQL statement (data-modifying CTEs)."""
+    parts = [f"b{i} AS ({_backfill_one_sql(b)})" for i, b in enumerate(backfills_for(model))]
+    return f"WITH {', '.join(parts)} SELECT 1"
 
 
 def _delete(

@@ -1,7 +1,8 @@
 """WEBHOOK_RATE_LIMIT per source address, counted in the shared cache.
 
 A fixed window counter: one ``incr`` per request against Redis or the database cache,
-so the limit holds across every API process.
+so the limit holds across every API process. On Redis it is one round trip (a pipeline of
+SET NX EX and INCR) rather than Django's EXISTS + INCR (+ SET on a new window).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from inbox.addresses import client_address
@@ -25,11 +27,23 @@ class WebhookRateThrottle(BaseThrottle):
         window_index = int(now // self.window)
         self.window_ends = (window_index + 1) * self.window
         key = f"tds:webhook-rate:{client_address(request)}:{window_index}"
-        try:
-            count = cache.incr(key)
-        except ValueError:  # first request of this window
-            count = 1 if cache.add(key, 1, timeout=self.window + 1) else cache.incr(key)
-        return count <= self.limit
+        return _count(key, self.window + 1) <= self.limit
 
     def wait(self) -> float:
         return max(1.0, self.window_ends - time.time())
+
+
+def _count(key: str, ttl: int) -> int:
+    """Add one to the window's counter and return it."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(full_key, write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(full_key, 0, ex=ttl, nx=True)  # Django stores ints as plain Redis ints
+        pipe.incr(full_key)
+        return pipe.execute()[1]
+    try:
+        return cache.incr(key)
+    except ValueError:  # first request of this window
+        return 1 if cache.add(key, 1, timeout=ttl) else cache.incr(key)

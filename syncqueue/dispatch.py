@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.db import connections
 
@@ -19,12 +20,15 @@ DISPATCH_DEBOUNCE_SECONDS = 0.05
 DRAIN_TASK = "syncqueue.tasks.drain_queue"
 
 
-def enqueue_drains(count: int = 1) -> None:
-    """Put ``count`` drain tasks on the django-q2 broker."""
+def enqueue_drains(count: int = 1, broker=None) -> None:
+    """Put ``count`` drain tasks on the django-q2 broker (``broker``: one to reuse)."""
     from django_q.tasks import async_task
 
+    options = {"task_name": "drain queue"}
+    if broker is not None:
+        options["broker"] = broker
     for _ in range(count):
-        async_task(DRAIN_TASK, q_options={"task_name": "drain queue"})
+        async_task(DRAIN_TASK, q_options=dict(options))
 
 
 class _Dispatcher:
@@ -34,7 +38,10 @@ class _Dispatcher:
         self._thread: threading.Thread | None = None
 
     def request(self) -> None:
-        self._wanted.set()
+        # Event.set takes a lock and notifies: skip it while the flag is up. The flag is
+        # cleared just before a task is enqueued, so that task starts after this commit.
+        if not self._wanted.is_set():
+            self._wanted.set()
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
                 if self._thread is None or not self._thread.is_alive():
@@ -44,16 +51,25 @@ class _Dispatcher:
                     self._thread.start()
 
     def _run(self) -> None:
+        # One broker for the thread's life: django-q2 builds a new one (for Redis, a new
+        # connection, handshake included) on every async_task otherwise.
+        broker = None
         while True:
             self._wanted.wait()
-            # Let the events of the next few milliseconds ride on the same task.
-            self._wanted.wait(DISPATCH_DEBOUNCE_SECONDS)
+            # Let the events of the next few milliseconds ride on the same task. (A sleep:
+            # waiting on the flag again would return at once, since it is still set.)
+            time.sleep(DISPATCH_DEBOUNCE_SECONDS)
             self._wanted.clear()
             try:
-                enqueue_drains(1)
+                if broker is None:
+                    from django_q.brokers import get_broker
+
+                    broker = get_broker()
+                enqueue_drains(1, broker)
             except Exception:
                 # The worker's poll picks the events up; keep the API unaffected.
                 logger.exception("could not dispatch a drain task")
+                broker = None
                 connections.close_all()
 
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from entities.engine import apply_event
@@ -58,8 +58,7 @@ def process_claim(claim: Claim, worker: str) -> str:
         with transaction.atomic():
             now = timezone.now()
             applied = apply_event(claim.entity, claim.operation, claim.payload, now)
-            _finish(claim, Status.COMPLETED, applied.outcome, now, error="")
-            _log(claim, applied.outcome, started, worker, now, error="")
+            _complete(claim, applied.outcome, started, worker, now)
             if claim.replayed:
                 DeadLetter.objects.filter(entry_id=claim.entry_id, resolved=False).update(
                     resolved=True, resolved_at=now, resolution_note="Applied after replay."
@@ -70,6 +69,50 @@ def process_claim(claim: Claim, worker: str) -> str:
         return "lease_lost"
     except Exception as error:  # any failure is retried, then dead-lettered
         return _record_failure(claim, error, started, worker)
+
+
+_QUEUE = QueueEntry._meta.db_table
+_LOGS = SyncLog._meta.db_table
+# PostgreSQL: the status change and the log row in one round trip; no row back means the
+# claim token no longer matches (the lease was taken over).
+_COMPLETE_PG = (
+    f"WITH done AS (UPDATE {_QUEUE} SET status = 'completed', outcome = %s, "
+    f"locked_until = NULL, locked_by = '', last_error = '', updated_at = %s, completed_at = %s "
+    f"WHERE id = %s AND status = 'processing' AND claim_token = %s RETURNING id) "
+    f"INSERT INTO {_LOGS} (entry_id, entity, record_id, operation, attempt, outcome, "
+    f"duration_ms, latency_ms, error, worker, created_at) "
+    f"SELECT done.id, %s, %s, %s, %s, %s, %s, %s, '', %s, %s FROM done RETURNING entry_id"
+)
+
+
+def _complete(claim: Claim, outcome: str, started: float, worker: str, now) -> None:
+    """Mark a claimed entry completed and write its log row (raises LeaseLost)."""
+    if connection.vendor != "postgresql":
+        _finish(claim, Status.COMPLETED, outcome, now, error="")
+        _log(claim, outcome, started, worker, now, error="")
+        return
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COMPLETE_PG,
+            [
+                outcome, at, at, claim.entry_id, claim.token,
+                claim.entity, claim.record_id, claim.operation, claim.attempt, outcome,
+                _duration_ms(started), _latency_ms(claim, outcome, now), worker, at,
+            ],
+        )  # fmt: skip
+        if cursor.fetchone() is None:
+            raise LeaseLost(claim.entry_id)
+
+
+def _duration_ms(started: float) -> Decimal:
+    return Decimal((time.perf_counter() - started) * 1000).quantize(Decimal("0.001"))
+
+
+def _latency_ms(claim: Claim, outcome: str, now) -> Decimal | None:
+    if outcome not in ("applied", "stale"):
+        return None
+    return Decimal((now - claim.created_at).total_seconds() * 1000).quantize(Decimal("0.001"))
 
 
 def _finish(claim: Claim, status: str, outcome: str, now, error: str, **extra) -> None:
@@ -90,11 +133,6 @@ def _finish(claim: Claim, status: str, outcome: str, now, error: str, **extra) -
 
 
 def _log(claim: Claim, outcome: str, started: float, worker: str, now, error: str) -> None:
-    latency = None
-    if outcome in ("applied", "stale"):
-        latency = Decimal((now - claim.created_at).total_seconds() * 1000).quantize(
-            Decimal("0.001")
-        )
     SyncLog.objects.create(
         entry_id=claim.entry_id,
         entity=claim.entity,
@@ -102,8 +140,8 @@ def _log(claim: Claim, outcome: str, started: float, worker: str, now, error: st
         operation=claim.operation,
         attempt=claim.attempt,
         outcome=outcome,
-        duration_ms=Decimal((time.perf_counter() - started) * 1000).quantize(Decimal("0.001")),
-        latency_ms=latency,
+        duration_ms=_duration_ms(started),
+        latency_ms=_latency_ms(claim, outcome, now),
         error=error,
         worker=worker,
         created_at=now,

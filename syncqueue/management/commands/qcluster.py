@@ -55,7 +55,7 @@ class Command(QClusterCommand):
             try:
                 beat(name, started)
                 if broker.queue_size() == 0 and has_due_entries():
-                    enqueue_drains(settings.WORKER_CONCURRENCY)
+                    enqueue_drains(settings.WORKER_CONCURRENCY, broker)
             except Exception:
                 logger.exception("worker poll failed; trying again next interval")
                 connections.close_all()
