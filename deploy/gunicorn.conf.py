@@ -38,6 +38,7 @@ forwarded_allow_ips = ",".join(sorted(settings.TRUSTED_PROXIES)) or "127.0.0.1"
 accesslog = "-" if os.environ.get("API_ACCESS_LOG", "true").lower() == "true" else None
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus request_id=%({x-request-id}o)s'
 errorlog = "-"
+logger_class = "tds_site.gunicorn_logging.TdsGunicornLogger"
 loglevel = "info"
 # gunicorn's own lines in the same one-JSON-object-per-line shape as the application's.
 logconfig_dict = {

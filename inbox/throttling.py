@@ -8,6 +8,7 @@ SET NX EX and INCR) rather than Django's EXISTS + INCR (+ SET on a new window).
 from __future__ import annotations
 
 import time
+from functools import cache as cache_per_process
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
@@ -33,13 +34,19 @@ class WebhookRateThrottle(BaseThrottle):
         return max(1.0, self.window_ends - time.time())
 
 
+@cache_per_process
+def _redis_client():
+    """One client per process: Django's cache builds a new one on every call."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    return backend._cache.get_client(write=True)
+
+
 def _count(key: str, ttl: int) -> int:
     """Add one to the window's counter and return it."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
         full_key = backend.make_and_validate_key(key)
-        client = backend._cache.get_client(full_key, write=True)
-        pipe = client.pipeline(transaction=False)
+        pipe = _redis_client().pipeline(transaction=False)
         pipe.set(full_key, 0, ex=ttl, nx=True)  # Django stores ints as plain Redis ints
         pipe.incr(full_key)
         return pipe.execute()[1]

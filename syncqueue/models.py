@@ -54,9 +54,10 @@ class QueueEntry(models.Model):
         verbose_name = "queue entry"
         verbose_name_plural = "queue"
         indexes = [
-            # The claim query: what is due, oldest first.
+            # The claim query walks unfinished entries in id order and stops at its LIMIT,
+            # instead of sorting the whole backlog on every claim.
             models.Index(
-                fields=["next_attempt_at", "id"],
+                fields=["id"],
                 name="tds_queue_due",
                 condition=Q(status__in=["pending", "failed", "processing"]),
             ),
