@@ -27,7 +27,8 @@ _TABLE = QueueEntry._meta.db_table
 
 _CANDIDATES = f"""
     SELECT c.id FROM {_TABLE} c
-    WHERE (
+    WHERE c.status IN ('pending', 'failed', 'processing')  -- lets the partial index serve
+    AND (
         (c.status IN ('pending', 'failed') AND c.next_attempt_at <= %(now)s)
         OR (c.status = 'processing' AND c.locked_until < %(now)s)
     )
