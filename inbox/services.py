@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from functools import cache
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -266,5 +267,10 @@ def _store_accepted(
 
 
 def _adapt(model, columns: tuple[str, ...], values: dict) -> list:
-    fields = {f.column: f for f in model._meta.concrete_fields}
+    fields = _fields_by_column(model)
     return [fields[c].get_db_prep_save(values[c], connection) for c in columns]
+
+
+@cache
+def _fields_by_column(model) -> dict:
+    return {f.column: f for f in model._meta.concrete_fields}

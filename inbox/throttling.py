@@ -1,8 +1,8 @@
 """WEBHOOK_RATE_LIMIT per source address, counted in the shared cache.
 
 A fixed window counter: one ``incr`` per request against Redis or the database cache,
-so the limit holds across every API process. On Redis it is one round trip (a pipeline of
-SET NX EX and INCR) rather than Django's EXISTS + INCR (+ SET on a new window).
+so the limit holds across every API process. On Redis it is one INCR (plus an EXPIRE once
+per window) rather than Django's EXISTS + INCR (+ SET on a new window).
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ def _count(key: str, ttl: int) -> int:
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
         full_key = backend.make_and_validate_key(key)
-        pipe = _redis_client().pipeline(transaction=False)
-        pipe.set(full_key, 0, ex=ttl, nx=True)  # Django stores ints as plain Redis ints
-        pipe.incr(full_key)
-        return pipe.execute()[1]
+        client = _redis_client()
+        count = client.incr(full_key)  # Django stores ints as plain Redis ints
+        if count == 1:  # the window's first request starts its expiry
+            client.expire(full_key, ttl)
+        return count
     try:
         return cache.incr(key)
     except ValueError:  # first request of this window

@@ -8,7 +8,9 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +26,16 @@ logger = logging.getLogger("tds.ingest")
 RETRY_AFTER_SECONDS = "5"
 
 
+class JsonOnly(BaseContentNegotiation):
+    """Zoho reads nothing but the status; answer JSON without weighing Accept headers."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class ZohoWebhookView(APIView):
     """Receive one Zoho Books / Zoho Inventory webhook (the entity read from the payload)."""
 
@@ -31,6 +43,8 @@ class ZohoWebhookView(APIView):
     permission_classes = (AllowAny,)
     throttle_classes = (WebhookRateThrottle,)
     parser_classes = ()
+    renderer_classes = (JSONRenderer,)
+    content_negotiation_class = JsonOnly
 
     @extend_schema(
         request=None,

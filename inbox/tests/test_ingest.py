@@ -344,3 +344,24 @@ def test_sparse_contact_delete_on_the_vendors_path(client):
         "delete",
     )
     assert signed_post(client, "/webhooks/zoho/contacts/", body).status_code == 400
+
+
+def test_rate_limit_counts_in_redis_when_configured(client, settings):
+    from inbox.throttling import _redis_client
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/12",
+        }
+    }
+    _redis_client.cache_clear()
+    settings.WEBHOOK_RATE_LIMIT = "2/m"
+    try:
+        codes = [signed_post(client, "/webhooks/zoho/", INVOICE).status_code for _ in range(3)]
+        assert codes == [202, 200, 429]
+        keys = _redis_client().keys("*webhook-rate*")
+        assert len(keys) == 1 and 0 < _redis_client().ttl(keys[0]) <= 61
+    finally:
+        _redis_client().flushdb()
+        _redis_client.cache_clear()
