@@ -36,6 +36,8 @@ def _choices(raw: str | None, allowed: list[str]) -> list[str]:
 )
 class AlertListView(generics.ListAPIView):
     serializer_class = AlertSerializer
+    # A plain list, as the contract shows it: alerts stay few (one open per condition).
+    pagination_class = None
 
     def get_queryset(self):
         alerts = Alert.objects.all()

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection, models
 
-from entities.fields import FieldValueError, to_timestamp, to_zoho_id
+from entities.fields import FieldValueError, Source, to_timestamp, to_zoho_id
 from entities.mappings import BY_ENTITY, Backfill, EntityMapping, Lines, Link, backfills_for
 
 _BASE_COLUMNS = ("zoho_id", "zoho_last_modified", "is_deleted", "deleted_at", "raw", "synced_at")
@@ -60,7 +60,7 @@ def _upsert(
     now: datetime,
 ) -> Applied:
     present = tuple(col for col, source in mapping.columns.items() if source.present(record))
-    values = {col: mapping.columns[col].read(record) for col in mapping.columns}
+    values = _read(mapping.model, mapping.columns, record)
     links = tuple(link for link in mapping.links if link.zoho_column in present)
     sql = _upsert_sql(mapping.entity, present, links)
     base = _record_values(zoho_id, last_modified, record, now, deleted=False)
@@ -157,7 +157,7 @@ def _replace_lines(cursor: Any, lines: Lines, parent_id: int, items: Any) -> Non
         if not isinstance(item, dict):
             raise FieldValueError(f"{lines.key}[{position}]", item, "is not an object")
         try:
-            values = {col: source.read(item) for col, source in lines.columns.items()}
+            values = _read(lines.model, lines.columns, item)
         except FieldValueError as error:
             raise FieldValueError(
                 f"{lines.key}[{position}].{error.field}", error.value, error.reason
@@ -172,6 +172,19 @@ def _replace_lines(cursor: Any, lines: Lines, parent_id: int, items: Any) -> Non
     cursor.execute(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(rows_sql)}", params
     )
+
+
+def _read(model: type[models.Model], columns: dict[str, Source], record: dict) -> dict[str, Any]:
+    """Every column's value from the record, refusing text longer than its column."""
+    fields = _fields(model)
+    values = {}
+    for column, source in columns.items():
+        value = source.read(record)
+        limit = fields[column].max_length
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            raise FieldValueError(source.field, value, f"is longer than {limit} characters")
+        values[column] = value
+    return values
 
 
 def _params(model: type[models.Model], pairs: list[tuple[str, Any]]) -> list[Any]:
@@ -212,12 +225,15 @@ def _upsert_sql(entity: str, present: tuple[str, ...], links: tuple[Link, ...]) 
         f"zoho_last_modified = COALESCE(excluded.zoho_last_modified, {table}.zoho_last_modified)"
     )
     stored, incoming = f"{table}.zoho_last_modified", "excluded.zoho_last_modified"
-    # Live rows take equal-or-newer changes (and undated ones, in arrival order); a deleted
-    # row only comes back for a change provably newer than the delete.
+    # Live rows take equal-or-newer changes (and undated ones, in arrival order). A deleted
+    # row only comes back for a change provably newer than the delete: newer than the last
+    # version we saw and than the moment the delete reached us (an undated delete carries
+    # no time of its own, and an update that Zoho made before it can still arrive late).
     guard = (
         f"({table}.is_deleted = FALSE AND ({stored} IS NULL OR {incoming} IS NULL "
         f"OR {incoming} >= {stored})) "
-        f"OR ({table}.is_deleted = TRUE AND {incoming} > {stored})"
+        f"OR ({table}.is_deleted = TRUE AND {incoming} > {stored} "
+        f"AND {incoming} > {table}.deleted_at)"
     )
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(placeholders)}) "

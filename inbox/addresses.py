@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 
 
@@ -14,5 +16,13 @@ def client_address(request) -> str | None:
     # proxies is the client.
     for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
         if hop not in settings.TRUSTED_PROXIES:
-            return hop[:45]
+            return hop if _is_ip(hop) else peer
     return peer
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -101,7 +102,8 @@ def _loads(text: str, what: str) -> Any:
     if not text.strip():
         raise UnusableWebhook(f"{what} is empty")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        # Decimal, never float: money keeps every digit Zoho sent (see syncqueue.jsonexact).
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:
         raise UnusableWebhook(f"{what} is not valid JSON ({error})") from None
 

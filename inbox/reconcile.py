@@ -27,6 +27,7 @@ from syncqueue.models import UNFINISHED, QueueEntry, Source, Status
 logger = logging.getLogger("tds.reconcile")
 
 DEFAULT_LOOKBACK = timedelta(hours=24)
+CLOCK_SKEW_MARGIN = timedelta(minutes=5)
 # The scheduled task may run this long; an unfinished run younger than this is in progress.
 RECONCILE_TASK_SECONDS = 3600
 
@@ -171,7 +172,9 @@ def _summary_for(entity: str, since: datetime | None, started: datetime) -> Enti
         return EntitySummary(entity, since, SinceFrom.OPTION)
     last = last_successful_start(entity)
     if last is not None:
-        return EntitySummary(entity, last, SinceFrom.LAST_RUN)
+        # Zoho's clock is not ours: overlap the previous run a little rather than leave a
+        # gap (what is re-read and already current is counted as up to date, not queued).
+        return EntitySummary(entity, last - CLOCK_SKEW_MARGIN, SinceFrom.LAST_RUN)
     return EntitySummary(entity, started - DEFAULT_LOOKBACK, SinceFrom.DEFAULT)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from inbox.models import AuthMethod, InboxEvent, Validity
@@ -91,7 +92,17 @@ def ingest_webhook(request: WebhookRequest) -> IngestResult:
     except UnusableWebhook as error:
         event_id = _store_rejected(request, auth_method, str(error))
         return IngestResult(400, {"error": str(error), "event_id": str(event_id)})
-    event_id, created = _store_accepted(request, auth_method, parsed)
+    try:
+        event_id, created = _store_accepted(request, auth_method, parsed)
+    except DataError as error:
+        # Authentic, but holding something the database refuses (a NUL character in the
+        # JSON, for one): unusable, kept as rejected if even that can be stored.
+        reason = f"the payload holds a value the database cannot store ({error})"[:500]
+        try:
+            event_id = _store_rejected(request, auth_method, reason)
+        except DataError:
+            return IngestResult(400, {"error": reason})
+        return IngestResult(400, {"error": reason, "event_id": str(event_id)})
     if created:
         transaction.on_commit(request_drain)
         return IngestResult(
@@ -248,7 +259,10 @@ def _store_accepted(
         },
     )
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        # Autocommit: the one statement is its own transaction. Inside a caller's
+        # transaction, a savepoint keeps a refused write from aborting the caller's work.
+        guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        with guard, connection.cursor() as cursor:
             cursor.execute(_INSERT_BOTH_PG, inbox_params + queue_params)
             row = cursor.fetchone()
     else:

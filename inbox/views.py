@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.negotiation import BaseContentNegotiation
@@ -99,7 +99,7 @@ class ZohoWebhookView(APIView):
     delete = post
 
     def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, OperationalError | InterfaceError | DatabaseError):
+        if isinstance(exc, OperationalError | InterfaceError):
             logger.error("database unavailable during ingest: %s", type(exc).__name__)
             return Response(
                 {"error": "database unavailable, retry later"},

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from syncqueue.jsonexact import ExactNumberEncoder
+
 
 class Status(models.TextChoices):
     PENDING = "pending"
@@ -33,7 +35,7 @@ class QueueEntry(models.Model):
     entity = models.CharField(max_length=32)
     record_id = models.CharField(max_length=64)
     operation = models.CharField(max_length=16)
-    payload = models.JSONField(help_text="The Zoho record to apply.")
+    payload = models.JSONField(help_text="The Zoho record to apply.", encoder=ExactNumberEncoder)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     outcome = models.CharField(max_length=16, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
@@ -82,7 +84,7 @@ class DeadLetter(models.Model):
     entity = models.CharField(max_length=32)
     record_id = models.CharField(max_length=64)
     operation = models.CharField(max_length=16)
-    payload = models.JSONField()
+    payload = models.JSONField(encoder=ExactNumberEncoder)
     error = models.TextField()
     traceback = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField()

@@ -27,6 +27,10 @@ from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 logger = logging.getLogger("tds.worker")
 
 
+class WorkerLost(Exception):
+    """An entry's attempts kept ending with the death of the worker holding it."""
+
+
 class LeaseLost(Exception):
     """Another worker reclaimed this entry after our lease ran out."""
 
@@ -69,6 +73,12 @@ def process_claim(claim: Claim, worker: str) -> str:
     """Apply one claimed entry; returns its outcome."""
     started = time.perf_counter()
     try:
+        if claim.attempt > settings.RETRY_POLICY.max_attempts:
+            # Its earlier attempts never finished (each time the worker died or was killed
+            # and the lease ran out): it goes to the dead letters instead of looping.
+            raise WorkerLost(
+                f"no attempt finished: the worker died or timed out {claim.attempt - 1} times"
+            )
         with transaction.atomic():
             now = timezone.now()
             applied = apply_event(claim.entity, claim.operation, claim.payload, now)

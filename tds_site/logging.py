@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -19,24 +20,6 @@ _STANDARD_ATTRS = frozenset(
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
-        return True
-
-
-class RedactSecretsFilter(logging.Filter):
-    """Replace every configured secret value with ``***`` in the final message."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from django.conf import settings
-
-        secrets = getattr(settings, "SECRET_VALUES", ())
-        if not secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
-        for secret in secrets:
-            redacted = redacted.replace(secret, "***")
-        if redacted != message:
-            record.msg, record.args = redacted, None
         return True
 
 
@@ -55,4 +38,24 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+# A token in a query string, whatever its encoding (it also reaches access-log lines).
+_TOKEN_PARAM = re.compile(r"([?&]token=)[^&\s\"'>]*", re.IGNORECASE)
+
+
+def redact(line: str) -> str:
+    """Scrub the configured secrets and any ``token=`` parameter from a finished line.
+
+    Done on the whole line, not the message alone: Django attaches the request (with its
+    query string) and tracebacks quote arguments, and both end up in the JSON.
+    """
+    from django.conf import settings
+
+    for secret in getattr(settings, "SECRET_VALUES", ()):
+        line = line.replace(secret, "***")
+        encoded = json.dumps(secret)[1:-1]
+        if encoded != secret:
+            line = line.replace(encoded, "***")
+    return _TOKEN_PARAM.sub(r"\1***", line)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -88,7 +88,8 @@ def test_delete_before_create_leaves_a_tombstone_that_blocks_the_older_create():
 
 def test_a_provably_newer_change_revives_a_deleted_record():
     apply("invoices", invoice("2025-03-05T14:07:58+0300"), operation="delete")
-    revived = apply("invoices", invoice("2025-03-07T09:00:00+0300", status="draft"))
+    after_the_delete = (timezone.now() + timedelta(minutes=5)).isoformat()
+    revived = apply("invoices", invoice(after_the_delete, status="draft"))
     assert revived.outcome == Outcome.APPLIED
     row = erp.Invoice.objects.get()
     assert (row.is_deleted, row.deleted_at, row.status) == (False, None, "draft")
@@ -188,3 +189,18 @@ def test_contact_falls_back_to_the_primary_person():
     apply("customers", record)
     row = erp.Customer.objects.get()
     assert (row.email, row.phone) == ("main@example.com", "2")
+
+
+def test_an_undated_delete_is_not_undone_by_an_update_zoho_made_before_it():
+    apply("invoices", invoice("2025-03-05T14:07:58+0300"))
+    apply("invoices", {"invoice_id": "2851937000000052033"}, operation="delete")
+    # Made in Zoho before the delete (so before it reached us), delivered late.
+    late = apply("invoices", invoice("2025-03-06T09:00:00+0300", status="sent"))
+    assert late.outcome == Outcome.STALE
+    assert erp.Invoice.objects.get().is_deleted
+
+
+def test_text_longer_than_its_column_names_the_field():
+    record = fixture_record("item") | {"unit": "u" * 40}
+    with pytest.raises(FieldValueError, match=r"^unit: .* is longer than 32 characters"):
+        apply("products", record)

@@ -6,7 +6,7 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from inbox.models import AuthMethod, InboxEvent, Validity
 from syncqueue.models import QueueEntry
@@ -365,3 +365,44 @@ def test_rate_limit_counts_in_redis_when_configured(client, settings):
     finally:
         _redis_client().flushdb()
         _redis_client.cache_clear()
+
+
+def test_a_value_the_database_refuses_is_a_400_not_a_503(client, settings):
+    body = json.dumps({"invoice": {"invoice_id": "5", "notes": "nul \u0000 inside"}})
+    response = signed_post(client, "/webhooks/zoho/invoices/", body)
+    if response.status_code == 202:  # SQLite stores NUL characters; PostgreSQL refuses them
+        assert QueueEntry.objects.count() == 1
+        return
+    assert response.status_code == 400
+    assert "cannot store" in response.json()["error"]
+    assert InboxEvent.objects.get().validity == Validity.REJECTED
+
+
+def test_a_forwarded_for_that_is_not_an_address_falls_back_to_the_peer(client, settings):
+    settings.TRUSTED_PROXIES = frozenset({"127.0.0.1"})
+    response = signed_post(
+        client, "/webhooks/zoho/", INVOICE, headers={"X-Forwarded-For": "nonsense"}
+    )
+    assert response.status_code == 202
+    assert InboxEvent.objects.get().remote_addr == "127.0.0.1"
+
+
+def test_money_keeps_every_digit_from_webhook_to_erp(client):
+    from decimal import Decimal
+
+    from entities.models import Invoice
+    from syncqueue.processing import drain
+
+    body = (
+        '{"invoice": {"invoice_id": "9", "total": 12345678901234.123456, "balance": 9.85, '
+        '"last_modified_time": "2025-03-05T14:07:58+0300"}}'
+    )
+    assert signed_post(client, "/webhooks/zoho/invoices/", body).status_code == 202
+    payload = QueueEntry.objects.get().payload
+    assert payload["balance"] == 9.85  # plain numbers stay numbers
+    assert payload["total"] == "12345678901234.123456"  # a float would round this one
+    drain("test", budget_seconds=10)
+    invoice = Invoice.objects.get()
+    assert invoice.balance == Decimal("9.85")
+    if connection.vendor == "postgresql":  # SQLite keeps decimals as REAL (Django's limit)
+        assert invoice.total == Decimal("12345678901234.123456")

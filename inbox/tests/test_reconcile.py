@@ -21,6 +21,7 @@ from entities.models import Customer, Invoice, Product, Vendor
 from inbox import reconcile as reconcile_module
 from inbox import zoho_api
 from inbox.models import ReconciliationRun
+from inbox.reconcile import CLOCK_SKEW_MARGIN
 from inbox.schedule import SCHEDULE_NAME, register_reconcile_schedule
 from syncqueue.models import QueueEntry, Status
 from tests.support import FIXTURES
@@ -417,7 +418,8 @@ def test_first_run_reads_24_hours_then_each_run_starts_at_the_last_good_start(zo
     out = run(capsys, "--entity", "products")
     assert "last successful run" in out
     second = zoho.api_requests("items")[1].query["last_modified_time"]
-    assert second == first_run.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    overlapped = first_run.started_at - CLOCK_SKEW_MARGIN
+    assert second == overlapped.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
     assert second != zoho.api_requests("items")[0].query["last_modified_time"]
 
 
@@ -430,7 +432,8 @@ def test_a_failed_run_does_not_move_since(zoho, capsys):
     del zoho.failing["items"]
     run(capsys, "--entity", "products")
     last = zoho.api_requests("items")[-1].query["last_modified_time"]
-    assert last == good.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    overlapped = good.started_at - CLOCK_SKEW_MARGIN
+    assert last == overlapped.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
     first = zoho.api_requests("items")[0].query["last_modified_time"]
     assert first == "2025-02-01T09:30:00+0000"
 

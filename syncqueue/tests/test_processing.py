@@ -167,3 +167,17 @@ def test_worker_timing_checks(settings):
     assert [p.id for p in check_worker_timings(None)] == ["syncqueue.W001"]
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "retry": settings.Q_CLUSTER["timeout"]}
     assert "syncqueue.E001" in [p.id for p in check_worker_timings(None)]
+
+
+def test_an_entry_whose_workers_keep_dying_is_dead_lettered(settings):
+    settings.RETRY_POLICY = RetryPolicy(max_attempts=2, delays=(0,))
+    entry = enqueue(item("2025-01-01T00:00:00Z"))
+    for _ in range(2):  # claimed, then the worker dies: the lease runs out
+        claim_batch("doomed")
+        QueueEntry.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+    [claim] = claim_batch("w")
+    assert claim.attempt == 3
+    assert process_claim(claim, "w") == "dead_letter"
+    dead = DeadLetter.objects.get(entry_id=entry.pk)
+    assert "worker died or timed out 2 times" in dead.error
+    assert not erp.Product.objects.exists()
