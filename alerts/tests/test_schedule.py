@@ -65,3 +65,15 @@ def test_the_scheduled_task_returns_a_summary(settings):
     settings.ALERT_PENDING_WARNING = 0
     QueueEntryFactory()
     assert run_scheduled() == "queue_backlog=warning(opened), worker_down=critical(opened)"
+
+
+@pytest.mark.django_db
+def test_a_spawned_worker_brings_the_schedule_in_line(settings):
+    from django_q.models import Schedule
+    from django_q.signals import post_spawn
+
+    from alerts.schedule import SCHEDULE_NAME
+
+    settings.MONITORING_INTERVAL = 600
+    post_spawn.send(sender="django_q", proc_name="test")
+    assert Schedule.objects.get(name=SCHEDULE_NAME).minutes == 10
