@@ -106,29 +106,8 @@ class InboxEventAdmin(ReadOnlyAdmin):
             },
         ),
     )
-    readonly_fields = (
-        "received_at",
-        "entity",
-        "record_id",
-        "operation",
-        "event_type",
-        "queue_entry_link",
-        "sync_logs_link",
-        "validity",
-        "rejection_reason",
-        "payload_display",
-        "params_display",
-        "method",
-        "path",
-        "content_type",
-        "auth_method",
-        "remote_addr",
-        "request_id",
-        "idempotency_key",
-        "dedup_key",
-        "content_hash",
-        "headers_display",
-    )
+    # Every shown field is read-only: the inbox is a record of what arrived.
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[InboxEvent]:
         # The queue status column comes from a subquery, not a query per row; the body is
