@@ -1,13 +1,20 @@
 """The one generic engine that applies a Zoho event to the ERP tables.
 
-``apply_event`` runs inside the caller's transaction (the queue's, together with its status
-change and log row). Each change is one guarded upsert: the database itself refuses an older
-``last_modified_time`` than the stored one, and a delete leaves a tombstone that only a newer
-change can lift, so stale and out-of-order events can never overwrite newer data.
+``plan_event`` checks and converts an event's record into an ``EventWrite``: the SQL of the
+change and its parameters, before anything touches the database. Each change is one
+guarded upsert: the database itself refuses an older ``last_modified_time`` than the stored
+one, and a delete leaves a tombstone that only a newer change can lift, so stale and
+out-of-order events can never overwrite newer data.
+
+On PostgreSQL the whole change (record, lines, backfilled links) is one statement of
+data-modifying CTEs, and the worker adds the queue's status and log row to that same
+statement (``EventWrite.ctes``): an event costs one round trip. Elsewhere (SQLite) the
+steps run one by one inside the caller's transaction.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +27,8 @@ from entities.fields import FieldValueError, Source, to_timestamp, to_zoho_id
 from entities.mappings import BY_ENTITY, Backfill, EntityMapping, Lines, Link, backfills_for
 
 _BASE_COLUMNS = ("zoho_id", "zoho_last_modified", "is_deleted", "deleted_at", "raw", "synced_at")
+# The CTE that yields the written row's id; it yields nothing when the change is stale.
+WRITTEN = "written"
 
 
 class Outcome(StrEnum):
@@ -33,16 +42,116 @@ class Applied:
     row_id: int | None
 
 
+@dataclass(frozen=True)
+class EventWrite:
+    """One event's change, checked and converted, ready to run."""
+
+    mapping: EntityMapping
+    zoho_id: str
+    deleted: bool
+    present: tuple[str, ...]  # the columns the record carries: sparse payloads change no more
+    links: tuple[Link, ...]  # the links among them
+    record_params: list[Any]
+    lines: list[list[Any]] | None  # each line's parameters; None leaves the lines alone
+
+    def run(self) -> Applied:
+        """Apply the change inside the caller's transaction."""
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                ctes, params = self.ctes()
+                cursor.execute(f"WITH {ctes} SELECT id FROM {WRITTEN}", params)
+                row = cursor.fetchone()
+                return Applied(Outcome.APPLIED, row[0]) if row else Applied(Outcome.STALE, None)
+            return self._run_step_by_step(cursor)
+
+    def ctes(self, gate: str | None = None) -> tuple[str, list[Any]]:
+        """The change as PostgreSQL CTEs, the written row in ``WRITTEN``, and their parameters.
+
+        With a ``gate`` (the name of a CTE), nothing is written unless the gate yields a row:
+        the worker's gate is its still-valid lease on the queue entry.
+        """
+        parts = [f"{WRITTEN} AS ({self._record_sql(gate)})"]
+        params = list(self.record_params)
+        lines = self.mapping.lines
+        if lines is not None and self.lines is not None:
+            parts.append(
+                f"old_lines AS (DELETE FROM {_table(lines.model)} "
+                f"WHERE {lines.parent_column} IN (SELECT id FROM {WRITTEN}))"
+            )
+            if self.lines:
+                parts.append(f"new_lines AS ({_lines_sql(lines, len(self.lines), WRITTEN)})")
+                params += [value for line in self.lines for value in line]
+        for index, backfill in enumerate(self._backfills()):
+            parts.append(
+                f"backfill_{index} AS (UPDATE {backfill.table} SET {backfill.fk_column} = "
+                f"{WRITTEN}.id FROM {WRITTEN} WHERE {backfill.table}.{backfill.zoho_column} = %s "
+                f"AND {backfill.table}.{backfill.fk_column} IS NULL)"
+            )
+            params.append(self.zoho_id)
+        return ", ".join(parts), params
+
+    def _run_step_by_step(self, cursor: Any) -> Applied:
+        cursor.execute(self._record_sql(gate=None), self.record_params)
+        row = cursor.fetchone()
+        if row is None:
+            return Applied(Outcome.STALE, None)
+        row_id = row[0]
+        lines = self.mapping.lines
+        if lines is not None and self.lines is not None:
+            table = _table(lines.model)
+            cursor.execute(f"DELETE FROM {table} WHERE {lines.parent_column} = %s", [row_id])
+            if self.lines:
+                params = [value for line in self.lines for value in (row_id, *line)]
+                cursor.execute(_lines_sql(lines, len(self.lines), None), params)
+        for backfill in self._backfills():
+            cursor.execute(
+                f"UPDATE {backfill.table} SET {backfill.fk_column} = %s "
+                f"WHERE {backfill.zoho_column} = %s AND {backfill.fk_column} IS NULL",
+                [row_id, self.zoho_id],
+            )
+        return Applied(Outcome.APPLIED, row_id)
+
+    def _record_sql(self, gate: str | None) -> str:
+        if self.deleted:
+            return _delete_sql(self.mapping.entity, gate)
+        return _upsert_sql(self.mapping.entity, self.present, self.links, gate)
+
+    def _backfills(self) -> tuple[Backfill, ...]:
+        return () if self.deleted else backfills_for(self.mapping.model)
+
+
 def apply_event(entity: str, operation: str, record: dict, now: datetime) -> Applied:
     """Apply one event's record to its ERP table (and lines) and say what happened."""
+    return plan_event(entity, operation, record, now).run()
+
+
+def plan_event(entity: str, operation: str, record: dict, now: datetime) -> EventWrite:
+    """Check and convert one event's record; raises ``FieldValueError`` naming the field."""
     mapping = BY_ENTITY[entity]
     if not isinstance(record, dict):
         raise FieldValueError("record", record, "is not a JSON object")
     zoho_id = _record_id(mapping, record)
     last_modified = to_timestamp("last_modified_time", record.get("last_modified_time"))
-    if operation == "delete":
-        return _delete(mapping, zoho_id, last_modified, record, now)
-    return _upsert(mapping, zoho_id, last_modified, record, now)
+    deleted = operation == "delete"
+    base = _record_values(zoho_id, last_modified, record, now, deleted=deleted)
+    if deleted:
+        return EventWrite(mapping, zoho_id, True, (), (), _params(mapping.model, base), None)
+    present = tuple(col for col, source in mapping.columns.items() if source.present(record))
+    values = _read(mapping.model, mapping.columns, record)
+    params = _params(mapping.model, [*base, *((col, values[col]) for col in mapping.columns)])
+    params += [values[link.zoho_column] for link in mapping.links]
+    lines = None
+    if mapping.lines is not None and mapping.lines.key in record:
+        lines = _line_params(mapping.lines, record[mapping.lines.key])
+    return EventWrite(
+        mapping=mapping,
+        zoho_id=zoho_id,
+        deleted=False,
+        present=present,
+        links=tuple(link for link in mapping.links if link.zoho_column in present),
+        record_params=params,
+        lines=lines,
+    )
 
 
 def _record_id(mapping: EntityMapping, record: dict) -> str:
@@ -50,76 +159,6 @@ def _record_id(mapping: EntityMapping, record: dict) -> str:
     if value is None:
         raise FieldValueError(mapping.id_field, record.get(mapping.id_field), "is missing")
     return value
-
-
-def _upsert(
-    mapping: EntityMapping,
-    zoho_id: str,
-    last_modified: datetime | None,
-    record: dict,
-    now: datetime,
-) -> Applied:
-    present = tuple(col for col, source in mapping.columns.items() if source.present(record))
-    values = _read(mapping.model, mapping.columns, record)
-    links = tuple(link for link in mapping.links if link.zoho_column in present)
-    sql = _upsert_sql(mapping.entity, present, links)
-    base = _record_values(zoho_id, last_modified, record, now, deleted=False)
-    params = _params(mapping.model, [*base, *((col, values[col]) for col in mapping.columns)])
-    params += [values[link.zoho_column] for link in mapping.links]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-        if row is None:
-            return Applied(Outcome.STALE, None)
-        row_id = row[0]
-        if mapping.lines is not None and mapping.lines.key in record:
-            _replace_lines(cursor, mapping.lines, row_id, record[mapping.lines.key])
-        backfills = backfills_for(mapping.model)
-        if connection.vendor == "postgresql" and len(backfills) > 1:
-            # All of them in one round trip (a product fills six line tables).
-            cursor.execute(_backfill_sql(mapping.model), [row_id, zoho_id] * len(backfills))
-        else:
-            for backfill in backfills:
-                cursor.execute(_backfill_one_sql(backfill), [row_id, zoho_id])
-    return Applied(Outcome.APPLIED, row_id)
-
-
-def _backfill_one_sql(backfill: Backfill) -> str:
-    return (
-        f"UPDATE {backfill.table} SET {backfill.fk_column} = %s "
-        f"WHERE {backfill.zoho_column} = %s AND {backfill.fk_column} IS NULL"
-    )
-
-
-@cache
-def _backfill_sql(model: type[models.Model]) -> str:
-    """Every backfill of ``model`` as one PostgreSQL statement (data-modifying CTEs)."""
-    parts = [f"b{i} AS ({_backfill_one_sql(b)})" for i, b in enumerate(backfills_for(model))]
-    return f"WITH {', '.join(parts)} SELECT 1"
-
-
-def _delete(
-    mapping: EntityMapping,
-    zoho_id: str,
-    last_modified: datetime | None,
-    record: dict,
-    now: datetime,
-) -> Applied:
-    table = mapping.table
-    params = _params(
-        mapping.model, _record_values(zoho_id, last_modified, record, now, deleted=True)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(_BASE_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s) "
-            f"ON CONFLICT (zoho_id) DO UPDATE SET is_deleted = excluded.is_deleted, "
-            f"deleted_at = COALESCE({table}.deleted_at, excluded.deleted_at), "
-            f"raw = excluded.raw, synced_at = excluded.synced_at, "
-            f"zoho_last_modified = {_newest(table)} RETURNING id",
-            params,
-        )
-        (row_id,) = cursor.fetchone()
-    return Applied(Outcome.APPLIED, row_id)
 
 
 def _record_values(
@@ -136,23 +175,11 @@ def _record_values(
     ]
 
 
-def _newest(table: str) -> str:
-    stored, incoming = f"{table}.zoho_last_modified", "excluded.zoho_last_modified"
-    return (
-        f"CASE WHEN {incoming} IS NULL THEN {stored} WHEN {stored} IS NULL THEN {incoming} "
-        f"WHEN {incoming} > {stored} THEN {incoming} ELSE {stored} END"
-    )
-
-
-def _replace_lines(cursor: Any, lines: Lines, parent_id: int, items: Any) -> None:
+def _line_params(lines: Lines, items: Any) -> list[list[Any]]:
+    """Each line's parameters: position, columns, then the Zoho ids its links look up."""
     if not isinstance(items, list):
         raise FieldValueError(lines.key, items, "is not a list")
-    table = lines.model._meta.db_table
-    cursor.execute(f"DELETE FROM {table} WHERE {lines.parent_column} = %s", [parent_id])
-    if not items:
-        return
-    rows_sql, params = [], []
-    row_sql = _line_row_sql(lines)
+    rows = []
     for position, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             raise FieldValueError(f"{lines.key}[{position}]", item, "is not an object")
@@ -162,16 +189,9 @@ def _replace_lines(cursor: Any, lines: Lines, parent_id: int, items: Any) -> Non
             raise FieldValueError(
                 f"{lines.key}[{position}].{error.field}", error.value, error.reason
             ) from None
-        params += _params(
-            lines.model,
-            [(lines.parent_column, parent_id), ("position", position), *values.items()],
-        )
-        params += [values[link.zoho_column] for link in lines.links]
-        rows_sql.append(row_sql)
-    columns = [lines.parent_column, "position", *lines.columns, *_fk_columns(lines.links)]
-    cursor.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(rows_sql)}", params
-    )
+        row = _params(lines.model, [("position", position), *values.items()])
+        rows.append(row + [values[link.zoho_column] for link in lines.links])
+    return rows
 
 
 def _read(model: type[models.Model], columns: dict[str, Source], record: dict) -> dict[str, Any]:
@@ -197,22 +217,30 @@ def _fields(model: type[models.Model]) -> dict[str, models.Field]:
     return {f.column: f for f in model._meta.concrete_fields}
 
 
+def _table(model: type[models.Model]) -> str:
+    return model._meta.db_table
+
+
 def _fk_columns(links: tuple[Link, ...]) -> list[str]:
     return [link.fk_column for link in links]
 
 
 def _lookup_sql(link: Link) -> str:
-    return f"(SELECT id FROM {link.target._meta.db_table} WHERE zoho_id = %s)"
+    return f"(SELECT id FROM {_table(link.target)} WHERE zoho_id = %s)"
+
+
+def _values_source(placeholders: list[str], gate: str | None) -> str:
+    """VALUES, or with a gate a SELECT that yields the row only when the gate does."""
+    if gate is None:
+        return f"VALUES ({', '.join(placeholders)})"
+    # PostgreSQL types these parameters from the INSERT's columns, as it does in VALUES.
+    return f"SELECT {', '.join(placeholders)} FROM {gate}"
 
 
 @cache
-def _line_row_sql(lines: Lines) -> str:
-    placeholders = ["%s"] * (2 + len(lines.columns)) + [_lookup_sql(link) for link in lines.links]
-    return f"({', '.join(placeholders)})"
-
-
-@cache
-def _upsert_sql(entity: str, present: tuple[str, ...], links: tuple[Link, ...]) -> str:
+def _upsert_sql(
+    entity: str, present: tuple[str, ...], links: tuple[Link, ...], gate: str | None
+) -> str:
     mapping = BY_ENTITY[entity]
     table = mapping.table
     columns = [*_BASE_COLUMNS, *mapping.columns, *_fk_columns(mapping.links)]
@@ -236,7 +264,47 @@ def _upsert_sql(entity: str, present: tuple[str, ...], links: tuple[Link, ...]) 
         f"AND {incoming} > {table}.deleted_at)"
     )
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(placeholders)}) "
+        f"INSERT INTO {table} ({', '.join(columns)}) {_values_source(placeholders, gate)} "
         f"ON CONFLICT (zoho_id) DO UPDATE SET {', '.join(assignments)} "
         f"WHERE {guard} RETURNING id"
     )
+
+
+@cache
+def _delete_sql(entity: str, gate: str | None) -> str:
+    table = BY_ENTITY[entity].table
+    stored, incoming = f"{table}.zoho_last_modified", "excluded.zoho_last_modified"
+    newest = (
+        f"CASE WHEN {incoming} IS NULL THEN {stored} WHEN {stored} IS NULL THEN {incoming} "
+        f"WHEN {incoming} > {stored} THEN {incoming} ELSE {stored} END"
+    )
+    source = _values_source(["%s"] * len(_BASE_COLUMNS), gate)
+    return (
+        f"INSERT INTO {table} ({', '.join(_BASE_COLUMNS)}) {source} "
+        f"ON CONFLICT (zoho_id) DO UPDATE SET is_deleted = excluded.is_deleted, "
+        f"deleted_at = COALESCE({table}.deleted_at, excluded.deleted_at), "
+        f"raw = excluded.raw, synced_at = excluded.synced_at, "
+        f"zoho_last_modified = {newest} RETURNING id"
+    )
+
+
+@cache
+def _lines_sql(lines: Lines, count: int, parent: str | None) -> str:
+    """Insert ``count`` lines: the parent's id as a parameter, or from the ``parent`` CTE."""
+    columns = [lines.parent_column, "position", *lines.columns, *_fk_columns(lines.links)]
+    lookups = [_lookup_sql(link) for link in lines.links]
+    head = f"INSERT INTO {_table(lines.model)} ({', '.join(columns)})"
+    if parent is None:
+        row = f"({', '.join(['%s'] * (2 + len(lines.columns)) + lookups)})"
+        return f"{head} VALUES {', '.join([row] * count)}"
+    # A VALUES list joined to the parent is typed on its own, not from the INSERT's
+    # columns, so each parameter names its type.
+    fields = _fields(lines.model)
+    typed = [f"%s::{_sql_type(fields[c])}" for c in ("position", *lines.columns)]
+    row = f"({', '.join(typed + lookups)})"
+    return f"{head} SELECT {parent}.id, v.* FROM {parent}, (VALUES {', '.join([row] * count)}) v"
+
+
+def _sql_type(field: models.Field) -> str:
+    """The column's type without its size: the INSERT still checks lengths and scales."""
+    return re.sub(r"\(.*\)$", "", field.db_type(connection) or "")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from urllib.parse import parse_qsl
@@ -24,6 +23,7 @@ from inbox.payloads import ParsedWebhook, UnusableWebhook, parse_webhook
 from inbox.signatures import verify
 from syncqueue.dispatch import request_drain
 from syncqueue.models import QueueEntry, Status
+from tds_site.db import statement_transaction
 
 SIGNATURE_HEADER = "x-zoho-webhook-signature"
 TOKEN_HEADER = "x-tds-token"
@@ -259,10 +259,7 @@ def _store_accepted(
         },
     )
     if connection.vendor == "postgresql":
-        # Autocommit: the one statement is its own transaction. Inside a caller's
-        # transaction, a savepoint keeps a refused write from aborting the caller's work.
-        guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
-        with guard, connection.cursor() as cursor:
+        with statement_transaction(), connection.cursor() as cursor:
             cursor.execute(_INSERT_BOTH_PG, inbox_params + queue_params)
             row = cursor.fetchone()
     else:

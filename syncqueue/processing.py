@@ -20,9 +20,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from entities.engine import apply_event
+from entities.engine import WRITTEN, EventWrite, Outcome, plan_event
 from syncqueue.claims import Claim, claim_batch
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
+from tds_site.db import statement_transaction
 
 logger = logging.getLogger("tds.worker")
 
@@ -79,13 +80,17 @@ def process_claim(claim: Claim, worker: str) -> str:
             raise WorkerLost(
                 f"no attempt finished: the worker died or timed out {claim.attempt - 1} times"
             )
+        now = timezone.now()
+        write = plan_event(claim.entity, claim.operation, claim.payload, now)
+        if connection.vendor == "postgresql":
+            return _apply_in_one_statement(claim, write, worker, now)
         with transaction.atomic():
-            now = timezone.now()
-            applied = apply_event(claim.entity, claim.operation, claim.payload, now)
-            _complete(claim, applied.outcome, started, worker, now)
+            applied = write.run()
+            _finish(claim, Status.COMPLETED, applied.outcome, now, error="")
+            _log(claim, applied.outcome, started, worker, now, error="")
             if claim.replayed:
                 DeadLetter.objects.filter(entry_id=claim.entry_id, resolved=False).update(
-                    resolved=True, resolved_at=now, resolution_note="Applied after replay."
+                    resolved=True, resolved_at=now, resolution_note=REPLAY_RESOLUTION
                 )
         return applied.outcome
     except LeaseLost:
@@ -95,47 +100,60 @@ def process_claim(claim: Claim, worker: str) -> str:
         return _record_failure(claim, error, started, worker)
 
 
+REPLAY_RESOLUTION = "Applied after replay."
 _QUEUE = QueueEntry._meta.db_table
 _LOGS = SyncLog._meta.db_table
-# PostgreSQL: the status change and the log row in one round trip; no row back means the
-# claim token no longer matches (the lease was taken over).
-_COMPLETE_PG = (
-    f"WITH done AS (UPDATE {_QUEUE} SET status = 'completed', outcome = %s, "
+_DEAD_LETTERS = DeadLetter._meta.db_table
+# The lease gates the whole statement: if another worker took the entry over, the lease
+# CTE is empty and nothing at all is written.
+_LEASE = (
+    f"lease AS (SELECT id FROM {_QUEUE} "
+    f"WHERE id = %s AND status = 'processing' AND claim_token = %s FOR UPDATE)"
+)
+_DONE = (
+    f"done AS (UPDATE {_QUEUE} SET status = 'completed', outcome = CASE WHEN EXISTS "
+    f"(SELECT 1 FROM {WRITTEN}) THEN '{Outcome.APPLIED}' ELSE '{Outcome.STALE}' END, "
     f"locked_until = NULL, locked_by = '', last_error = '', updated_at = %s, completed_at = %s "
-    f"WHERE id = %s AND status = 'processing' AND claim_token = %s RETURNING id) "
-    f"INSERT INTO {_LOGS} (entry_id, entity, record_id, operation, attempt, outcome, "
-    f"duration_ms, latency_ms, error, worker, created_at) "
-    f"SELECT done.id, %s, %s, %s, %s, %s, %s, %s, '', %s, %s FROM done RETURNING entry_id"
+    f"WHERE id IN (SELECT id FROM lease) RETURNING id, outcome)"
+)
+_LOGGED = (
+    f"logged AS (INSERT INTO {_LOGS} (entry_id, entity, record_id, operation, attempt, "
+    f"outcome, duration_ms, latency_ms, error, worker, created_at) "
+    f"SELECT done.id, %s, %s, %s, %s, done.outcome, "
+    f"round(extract(epoch FROM clock_timestamp() - %s) * 1000, 3), %s, '', %s, %s FROM done)"
+)
+_RESOLVED = (
+    f"resolved AS (UPDATE {_DEAD_LETTERS} SET resolved = TRUE, resolved_at = %s, "
+    f"resolution_note = %s WHERE entry_id IN (SELECT id FROM done) AND resolved = FALSE)"
 )
 
 
-def _complete(claim: Claim, outcome: str, started: float, worker: str, now) -> None:
-    """Mark a claimed entry completed and write its log row (raises LeaseLost)."""
-    if connection.vendor != "postgresql":
-        _finish(claim, Status.COMPLETED, outcome, now, error="")
-        _log(claim, outcome, started, worker, now, error="")
-        return
+def _apply_in_one_statement(claim: Claim, write: EventWrite, worker: str, now) -> str:
+    """PostgreSQL: the ERP change, the status, the log row (and a replay's dead letter) in
+    one statement, so one round trip and one implicit transaction (raises LeaseLost)."""
     at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _COMPLETE_PG,
-            [
-                outcome, at, at, claim.entry_id, claim.token,
-                claim.entity, claim.record_id, claim.operation, claim.attempt, outcome,
-                _duration_ms(started), _latency_ms(claim, outcome, now), worker, at,
-            ],
-        )  # fmt: skip
-        if cursor.fetchone() is None:
-            raise LeaseLost(claim.entry_id)
+    change, change_params = write.ctes(gate="lease")
+    ctes = [_LEASE, change, _DONE, _LOGGED]
+    params = [claim.entry_id, claim.token, *change_params, at, at]
+    params += [claim.entity, claim.record_id, claim.operation, claim.attempt]
+    params += [at, _latency_ms(claim, now), worker, at]
+    if claim.replayed:
+        ctes.append(_RESOLVED)
+        params += [at, REPLAY_RESOLUTION]
+    with statement_transaction(), connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} SELECT outcome FROM done", params)
+        row = cursor.fetchone()
+    if row is None:
+        raise LeaseLost(claim.entry_id)
+    return row[0]
 
 
 def _duration_ms(started: float) -> Decimal:
     return Decimal((time.perf_counter() - started) * 1000).quantize(Decimal("0.001"))
 
 
-def _latency_ms(claim: Claim, outcome: str, now) -> Decimal | None:
-    if outcome not in ("applied", "stale"):
-        return None
+def _latency_ms(claim: Claim, now) -> Decimal:
+    """Accepted (queued) to applied."""
     return Decimal((now - claim.created_at).total_seconds() * 1000).quantize(Decimal("0.001"))
 
 
@@ -165,7 +183,7 @@ def _log(claim: Claim, outcome: str, started: float, worker: str, now, error: st
         attempt=claim.attempt,
         outcome=outcome,
         duration_ms=_duration_ms(started),
-        latency_ms=_latency_ms(claim, outcome, now),
+        latency_ms=_latency_ms(claim, now) if outcome in (Outcome.APPLIED, Outcome.STALE) else None,
         error=error,
         worker=worker,
         created_at=now,
