@@ -15,7 +15,7 @@ from functools import cache
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import DataError, connection, transaction
+from django.db import DataError, connection, models, transaction
 from django.utils import timezone
 
 from inbox.models import AuthMethod, InboxEvent, Validity
@@ -278,10 +278,18 @@ def _store_accepted(
 
 
 def _adapt(model, columns: tuple[str, ...], values: dict) -> list:
-    fields = _fields_by_column(model)
-    return [fields[c].get_db_prep_save(values[c], connection) for c in columns]
+    return [
+        values[c] if field is None else field.get_db_prep_save(values[c], connection)
+        for c, field in zip(columns, _preparing_fields(model, columns), strict=True)
+    ]
+
+
+# Fields whose database value is the Python value itself (ingest passes str, int and bool).
+_AS_IS = (models.CharField, models.TextField, models.BooleanField, models.PositiveIntegerField)
 
 
 @cache
-def _fields_by_column(model) -> dict:
-    return {f.column: f for f in model._meta.concrete_fields}
+def _preparing_fields(model, columns: tuple[str, ...]) -> tuple:
+    """Per column, the field that converts its value, or None where nothing needs doing."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    return tuple(None if type(fields[c]) in _AS_IS else fields[c] for c in columns)

@@ -6,13 +6,13 @@ import logging
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from entities.mappings import WEBHOOK_ENTITIES
@@ -60,23 +60,23 @@ class ZohoWebhookView(APIView):
             503: OpenApiResponse(description="Database unreachable."),
         },
     )
-    def post(self, request: Request, entity: str | None = None) -> Response:
+    def post(self, request: Request, entity: str | None = None) -> JsonResponse:
         if entity is not None and entity not in WEBHOOK_ENTITIES:
-            return Response({"error": f"unknown entity {entity!r}"}, status.HTTP_404_NOT_FOUND)
+            return _answer({"error": f"unknown entity {entity!r}"}, status.HTTP_404_NOT_FOUND)
         django_request = request._request
         meta = django_request.META
         length = _content_length(meta.get("CONTENT_LENGTH"))
         if length is None:
-            return Response({"error": "invalid Content-Length"}, status.HTTP_400_BAD_REQUEST)
+            return _answer({"error": "invalid Content-Length"}, status.HTTP_400_BAD_REQUEST)
         limit = settings.WEBHOOK_MAX_BODY_BYTES
         if length > limit:  # refuse before reading a byte of the body
-            return Response(
+            return _answer(
                 {"error": f"body larger than {limit} bytes"},
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         content_type = meta.get("CONTENT_TYPE", "")
         if not supported_content_type(content_type):
-            return Response(
+            return _answer(
                 {"error": "use application/json or application/x-www-form-urlencoded"},
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             )
@@ -93,27 +93,32 @@ class ZohoWebhookView(APIView):
                 request_id=getattr(django_request, "request_id", ""),
             )
         )
-        return Response(result.body, result.status_code, headers=result.headers)
+        return _answer(result.body, result.status_code, headers=result.headers)
 
     put = post
     delete = post
 
-    def handle_exception(self, exc: Exception) -> Response:
+    def handle_exception(self, exc: Exception) -> JsonResponse:
         if isinstance(exc, OperationalError | InterfaceError):
             logger.error("database unavailable during ingest: %s", type(exc).__name__)
-            return Response(
+            return _answer(
                 {"error": "database unavailable, retry later"},
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             )
         if isinstance(exc, exceptions.Throttled):
             wait = int(exc.wait or 1)
-            return Response(
+            return _answer(
                 {"error": "rate limit exceeded"},
                 status.HTTP_429_TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(max(wait, 1))},
             )
         return super().handle_exception(exc)
+
+
+def _answer(body: dict, status_code: int, headers: dict | None = None) -> JsonResponse:
+    # Rendered directly: DRF's negotiation and rendering add nothing to a fixed JSON reply.
+    return JsonResponse(body, status=status_code, headers=headers)
 
 
 def _operation_ids(prefix: str) -> dict:

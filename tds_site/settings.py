@@ -174,6 +174,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# What /webhooks/ runs through (tds_site.handlers): a request id and the HTTPS rules.
+WEBHOOK_MIDDLEWARE = [
+    "tds_site.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+]
+
 ROOT_URLCONF = "tds_site.urls"
 WSGI_APPLICATION = "tds_site.wsgi.application"
 APPEND_SLASH = False

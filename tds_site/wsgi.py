@@ -2,8 +2,12 @@
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
+from django.core.handlers.wsgi import WSGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tds_site.settings")
+django.setup(set_prefix=False)
 
-application = get_wsgi_application()
+from tds_site.handlers import WebhookHandler, route_webhooks  # noqa: E402
+
+application = route_webhooks(WebhookHandler(), WSGIHandler())
