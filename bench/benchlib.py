@@ -310,17 +310,27 @@ def pyspy_report(handles, title: str, top: int = 15) -> None:
                 break
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time used so far by these processes."""
+def cpu_seconds(pids: list[int], *, with_exited_children: bool = False) -> float:
+    """User + system CPU time used so far by these processes.
+
+    ``with_exited_children`` adds what their children that already exited used (gunicorn
+    recycles its workers: a worker's CPU moves to its master when it is reaped).
+    """
     ticks = os.sysconf("SC_CLK_TCK")
+    last = 15 if with_exited_children else 13  # utime, stime[, cutime, cstime]
     total = 0.0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
+        total += sum(int(value) for value in fields[11:last]) / ticks
     return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU used so far by a process and its children, exited ones included."""
+    return cpu_seconds([pid], with_exited_children=True) + cpu_seconds(children(pid))
 
 
 def _short(frame: str) -> str:

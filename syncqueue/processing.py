@@ -13,11 +13,13 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from entities.engine import WRITTEN, EventWrite, Outcome, plan_event
@@ -46,28 +48,46 @@ def drain(worker: str | None = None, budget_seconds: float | None = None) -> int
     budget = settings.DRAIN_TASK_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     done = 0
-    _commit_without_waiting_for_disk()
-    while time.monotonic() < deadline:
-        claims = claim_batch(worker)
-        if not claims:
-            break
-        for claim in claims:
-            process_claim(claim, worker)
-            done += 1
+    with _draining_session():
+        while time.monotonic() < deadline:
+            claims = claim_batch(worker)
+            if not claims:
+                break
+            for claim in claims:
+                process_claim(claim, worker)
+                done += 1
     return done
 
 
-def _commit_without_waiting_for_disk() -> None:
-    """Let this worker's commits return before PostgreSQL has flushed them to disk.
+# PostgreSQL session settings while draining, put back afterwards: the same worker process
+# runs other tasks (the monitor, purges) between drains.
+#
+# synchronous_commit: a commit returns before PostgreSQL has flushed it to disk. Safe here,
+# unlike at ingest: an event's ERP rows and its queue status commit together, so a crash of
+# PostgreSQL can only lose both, and the event is then simply applied again (the guarded
+# upsert makes that harmless). What a 2xx promised (the inbox row and its queue entry) is
+# written by the API with full durability.
+#
+# enable_seqscan: every statement of the worker finds its rows through an index. Its plans
+# are prepared once per connection, possibly while the ERP tables are still empty; without
+# this, such a plan would scan whole tables once they have grown.
+_DRAINING_SETTINGS = {"synchronous_commit": "off", "enable_seqscan": "off"}
 
-    Safe here, unlike at ingest: an event's ERP rows and its queue status commit together,
-    so a PostgreSQL crash can only lose both, and the event is then simply applied again
-    (the guarded upsert makes that harmless). What a 2xx promised (the inbox row and its
-    queue entry) is written by the API with full durability.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO off")
+
+@contextmanager
+def _draining_session() -> Iterator[None]:
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        for name, value in _DRAINING_SETTINGS.items():
+            cursor.execute(f"SET {name} TO {value}")
+    try:
+        yield
+    finally:
+        with suppress(DatabaseError), connection.cursor() as cursor:  # a broken connection
+            for name in _DRAINING_SETTINGS:  # has no settings left to put back
+                cursor.execute(f"RESET {name}")
 
 
 def process_claim(claim: Claim, worker: str) -> str:

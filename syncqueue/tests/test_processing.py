@@ -6,9 +6,11 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from entities import models as erp
+from syncqueue import processing
 from syncqueue.claims import claim_batch, has_due_entries
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 from syncqueue.processing import drain, process_claim
@@ -181,3 +183,27 @@ def test_an_entry_whose_workers_keep_dying_is_dead_lettered(settings):
     dead = DeadLetter.objects.get(entry_id=entry.pk)
     assert "worker died or timed out 2 times" in dead.error
     assert not erp.Product.objects.exists()
+
+
+def _setting(name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SHOW {name}")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="session settings of PostgreSQL's worker"
+)
+def test_draining_settings_hold_while_draining_and_are_put_back(monkeypatch):
+    enqueue(item("2025-01-01T00:00:00Z"))
+    seen = []
+    real = processing.process_claim
+
+    def spy(claim, worker):
+        seen.append((_setting("synchronous_commit"), _setting("enable_seqscan")))
+        return real(claim, worker)
+
+    monkeypatch.setattr(processing, "process_claim", spy)
+    assert drain("w") == 1
+    assert seen == [("off", "off")]
+    assert (_setting("synchronous_commit"), _setting("enable_seqscan")) == ("on", "on")
