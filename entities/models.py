@@ -12,6 +12,17 @@ from django.db import models
 MONEY = {"max_digits": 24, "decimal_places": 6, "null": True, "blank": True}
 
 
+def awaiting_link(zoho_column: str, fk: str, name: str) -> models.Index:
+    """Rows whose link is unresolved, by the Zoho id they wait for.
+
+    Where the backfill looks when the linked record arrives. Without it a plan may reach
+    "fk IS NULL" through the foreign key's own index and walk every unlinked row of every id.
+    """
+    return models.Index(
+        fields=[zoho_column], name=name, condition=models.Q((f"{fk}__isnull", True))
+    )
+
+
 def link(to: str, related_name: str) -> models.ForeignKey:
     return models.ForeignKey(
         to,
@@ -93,6 +104,7 @@ class Invoice(Document):
 
     class Meta:
         db_table = "invoices"
+        indexes = [awaiting_link("customer_zoho_id", "customer", "invoices_no_customer")]
 
 
 class Bill(Document):
@@ -103,6 +115,7 @@ class Bill(Document):
 
     class Meta:
         db_table = "bills"
+        indexes = [awaiting_link("vendor_zoho_id", "vendor", "bills_no_vendor")]
 
 
 class CreditNote(Document):
@@ -112,6 +125,7 @@ class CreditNote(Document):
 
     class Meta:
         db_table = "credit_notes"
+        indexes = [awaiting_link("customer_zoho_id", "customer", "credit_notes_no_customer")]
 
 
 class SalesOrder(Document):
@@ -120,6 +134,7 @@ class SalesOrder(Document):
 
     class Meta:
         db_table = "sales_orders"
+        indexes = [awaiting_link("customer_zoho_id", "customer", "sales_orders_no_customer")]
 
 
 class Payment(ZohoRecord):
@@ -133,6 +148,7 @@ class Payment(ZohoRecord):
 
     class Meta:
         db_table = "payments"
+        indexes = [awaiting_link("customer_zoho_id", "customer", "payments_no_customer")]
 
 
 class StockAdjustment(ZohoRecord):
@@ -164,6 +180,7 @@ class ItemRow(models.Model):
     class Meta:
         abstract = True
         ordering = ("position",)
+        indexes = [awaiting_link("item_zoho_id", "product", "%(class)s_no_product")]
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name or self.item_zoho_id or ''}"

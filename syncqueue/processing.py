@@ -68,10 +68,16 @@ def drain(worker: str | None = None, budget_seconds: float | None = None) -> int
 # upsert makes that harmless). What a 2xx promised (the inbox row and its queue entry) is
 # written by the API with full durability.
 #
-# enable_seqscan: every statement of the worker finds its rows through an index. Its plans
-# are prepared once per connection, possibly while the ERP tables are still empty; without
-# this, such a plan would scan whole tables once they have grown.
-_DRAINING_SETTINGS = {"synchronous_commit": "off", "enable_seqscan": "off"}
+# enable_seqscan, enable_bitmapscan: every statement of the worker reaches its few rows
+# through one index. Its plans are prepared once per connection, possibly while the ERP
+# tables are still empty; such a plan could otherwise scan whole tables once they have grown,
+# or combine the link index with "product_id IS NULL" (every line of a product not yet
+# synced) in a bitmap.
+_DRAINING_SETTINGS = {
+    "synchronous_commit": "off",
+    "enable_seqscan": "off",
+    "enable_bitmapscan": "off",
+}
 
 
 @contextmanager
