@@ -90,3 +90,21 @@ class ReconciliationRun(models.Model):
     def __str__(self) -> str:
         state = "ok" if self.succeeded else ("failed" if self.finished_at else "running")
         return f"{self.entity} {self.started_at:%Y-%m-%d %H:%M} ({state})"
+
+
+class RateWindow(models.Model):
+    """Webhooks from one source address in the current fixed window of WEBHOOK_RATE_LIMIT.
+
+    The count shared by every API process when there is no Redis: one upsert per webhook.
+    """
+
+    source = models.CharField(max_length=64, primary_key=True)
+    window_index = models.BigIntegerField(help_text="Seconds since the epoch // the window.")
+    hits = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "tds_webhook_rate"
+        indexes = [models.Index(fields=["window_index"], name="tds_webhook_rate_window")]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.hits} in window {self.window_index}"
