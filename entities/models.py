@@ -12,15 +12,24 @@ from django.db import models
 MONEY = {"max_digits": 24, "decimal_places": 6, "null": True, "blank": True}
 
 
-def awaiting_link(zoho_column: str, fk: str, name: str) -> models.Index:
-    """Rows whose link is unresolved, by the Zoho id they wait for.
+def link_indexes(zoho_column: str, fk: str, prefix: str) -> list[models.Index]:
+    """A link's two partial indexes: linked rows by the record they point to, and unlinked
+    rows by the Zoho id they wait for.
 
-    Where the backfill looks when the linked record arrives. Without it a plan may reach
-    "fk IS NULL" through the foreign key's own index and walk every unlinked row of every id.
+    The second is where the backfill looks when the linked record arrives. Kept apart, "fk IS
+    NULL" can only be reached through it, never by walking every unlinked row of every id in
+    an index of the foreign key (a plan made while the tables were empty might otherwise).
     """
-    return models.Index(
-        fields=[zoho_column], name=name, condition=models.Q((f"{fk}__isnull", True))
-    )
+    return [
+        models.Index(
+            fields=[fk], name=f"{prefix}_{fk}", condition=models.Q((f"{fk}__isnull", False))
+        ),
+        models.Index(
+            fields=[zoho_column],
+            name=f"{prefix}_no_{fk}",
+            condition=models.Q((f"{fk}__isnull", True)),
+        ),
+    ]
 
 
 def link(to: str, related_name: str) -> models.ForeignKey:
@@ -28,6 +37,7 @@ def link(to: str, related_name: str) -> models.ForeignKey:
         to,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # see link_indexes
         null=True,
         blank=True,
         related_name=related_name,
@@ -104,7 +114,7 @@ class Invoice(Document):
 
     class Meta:
         db_table = "invoices"
-        indexes = [awaiting_link("customer_zoho_id", "customer", "invoices_no_customer")]
+        indexes = link_indexes("customer_zoho_id", "customer", "invoices")
 
 
 class Bill(Document):
@@ -115,7 +125,7 @@ class Bill(Document):
 
     class Meta:
         db_table = "bills"
-        indexes = [awaiting_link("vendor_zoho_id", "vendor", "bills_no_vendor")]
+        indexes = link_indexes("vendor_zoho_id", "vendor", "bills")
 
 
 class CreditNote(Document):
@@ -125,7 +135,7 @@ class CreditNote(Document):
 
     class Meta:
         db_table = "credit_notes"
-        indexes = [awaiting_link("customer_zoho_id", "customer", "credit_notes_no_customer")]
+        indexes = link_indexes("customer_zoho_id", "customer", "credit_notes")
 
 
 class SalesOrder(Document):
@@ -134,7 +144,7 @@ class SalesOrder(Document):
 
     class Meta:
         db_table = "sales_orders"
-        indexes = [awaiting_link("customer_zoho_id", "customer", "sales_orders_no_customer")]
+        indexes = link_indexes("customer_zoho_id", "customer", "sales_orders")
 
 
 class Payment(ZohoRecord):
@@ -148,7 +158,7 @@ class Payment(ZohoRecord):
 
     class Meta:
         db_table = "payments"
-        indexes = [awaiting_link("customer_zoho_id", "customer", "payments_no_customer")]
+        indexes = link_indexes("customer_zoho_id", "customer", "payments")
 
 
 class StockAdjustment(ZohoRecord):
@@ -180,7 +190,7 @@ class ItemRow(models.Model):
     class Meta:
         abstract = True
         ordering = ("position",)
-        indexes = [awaiting_link("item_zoho_id", "product", "%(class)s_no_product")]
+        indexes = link_indexes("item_zoho_id", "product", "%(class)s")
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name or self.item_zoho_id or ''}"

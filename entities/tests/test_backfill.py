@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from entities import models as erp
@@ -44,3 +45,19 @@ def test_a_record_arriving_later_fills_every_link_waiting_for_it():
     # Other records' links are left alone.
     apply_event("products", "upsert", {"item_id": "P2"}, now)
     assert invoice.lines.get().product_id == product
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL plan")
+def test_a_backfill_reaches_the_unlinked_lines_through_their_own_index():
+    # As the worker plans it (one index per statement), on tables analyzed while empty: the
+    # only index that can find "product_id IS NULL" is the one of unlinked lines by item.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE invoice_lines")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(
+            "EXPLAIN UPDATE invoice_lines SET product_id = 1 "
+            "WHERE item_zoho_id = 'P1' AND product_id IS NULL"
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "invoiceline_no_product" in plan, plan
