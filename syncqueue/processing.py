@@ -3,7 +3,9 @@
 An entry ends completed (applied or skipped as stale), failed with a retry time from
 RETRY_DELAYS, or, after RETRY_MAX_ATTEMPTS attempts, dead-lettered with its last error.
 Every status change checks the claim token, so an entry whose lease was taken over by
-another worker is never completed twice: the late worker's transaction rolls back.
+another worker is never completed twice: the late worker writes nothing. On PostgreSQL the
+ERP change, the status and the log row are one statement, hence one round trip and one
+transaction; elsewhere they are several statements in one transaction.
 """
 
 from __future__ import annotations
