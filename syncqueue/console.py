@@ -92,22 +92,16 @@ def give_up(entries: QuerySet[QueueEntry], actor: str, note: str, user: Model | 
     with transaction.atomic():
         taken = list(_plain(QueueEntry, entries).filter(status__in=UNFINISHED).select_for_update())
         for entry in taken:
-            DeadLetter.objects.update_or_create(
-                entry_id=entry.pk,
-                defaults={
-                    "entity": entry.entity,
-                    "record_id": entry.record_id,
-                    "operation": entry.operation,
-                    "payload": entry.payload,
-                    "error": error,
-                    "traceback": "",
-                    "attempts": entry.attempts,
-                    "dead_lettered_at": now,
-                    "resolved": False,
-                    "resolved_at": None,
-                    "resolved_by": "",
-                    "resolution_note": "",
-                },
+            DeadLetter.open_for(
+                entry.pk,
+                entity=entry.entity,
+                record_id=entry.record_id,
+                operation=entry.operation,
+                payload=entry.payload,
+                error=error,
+                traceback="",
+                attempts=entry.attempts,
+                at=now,
             )
         ids = [entry.pk for entry in taken]
         QueueEntry.objects.filter(pk__in=ids).update(

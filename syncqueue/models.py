@@ -6,6 +6,8 @@ reconciliation run, a replay) without the queue knowing where it came from.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -104,6 +106,31 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.record_id}: {self.error[:60]}"
+
+    @classmethod
+    def open_for(
+        cls, entry_id: int, *, entity: str, record_id: str, operation: str, payload: dict,
+        error: str, traceback: str, attempts: int, at: datetime,
+    ) -> None:  # fmt: skip
+        """Dead-letter a queue entry. A letter it already had (an earlier failure that was
+        replayed or resolved) opens again, without the earlier resolution."""
+        cls.objects.update_or_create(
+            entry_id=entry_id,
+            defaults={
+                "entity": entity,
+                "record_id": record_id,
+                "operation": operation,
+                "payload": payload,
+                "error": error,
+                "traceback": traceback,
+                "attempts": attempts,
+                "dead_lettered_at": at,
+                "resolved": False,
+                "resolved_at": None,
+                "resolved_by": "",
+                "resolution_note": "",
+            },
+        )
 
 
 class SyncLog(models.Model):

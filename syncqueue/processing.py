@@ -244,18 +244,14 @@ def _record_failure(claim: Claim, error: Exception, started: float, worker: str)
 
 
 def _dead_letter(claim: Claim, message: str, trace: str, now) -> None:
-    DeadLetter.objects.update_or_create(
-        entry_id=claim.entry_id,
-        defaults={
-            "entity": claim.entity,
-            "record_id": claim.record_id,
-            "operation": claim.operation,
-            "payload": claim.payload,
-            "error": message,
-            "traceback": trace[-20000:],
-            "attempts": claim.attempt,
-            "dead_lettered_at": now,
-            "resolved": False,
-            "resolved_at": None,
-        },
+    DeadLetter.open_for(
+        claim.entry_id,
+        entity=claim.entity,
+        record_id=claim.record_id,
+        operation=claim.operation,
+        payload=claim.payload,
+        error=message,
+        traceback=trace[-20000:],
+        attempts=claim.attempt,
+        at=now,
     )

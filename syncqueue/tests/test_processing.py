@@ -126,6 +126,26 @@ def test_replay_gives_a_fresh_cycle_and_resolves_on_success(settings):
     assert replay_dead_letters(DeadLetter.objects.all()) == 0  # resolved ones stay put
 
 
+def test_a_dead_letter_that_fails_again_opens_without_its_earlier_resolution(settings):
+    settings.RETRY_POLICY = RetryPolicy(max_attempts=1, delays=(0,))
+    entry = enqueue(item("2025-01-01T00:00:00Z") | {"rate": "abc"})
+    drain("w", budget_seconds=10)
+    DeadLetter.objects.update(
+        resolved=True, resolved_at=timezone.now(), resolved_by="bob", resolution_note="ignore"
+    )
+    # Queued once more (say by hand), it fails again: its letter is open and says so.
+    QueueEntry.objects.filter(pk=entry.pk).update(status=Status.PENDING, attempts=0)
+    drain("w", budget_seconds=10)
+    dead = DeadLetter.objects.get()
+    assert (dead.resolved, dead.resolved_at, dead.resolved_by, dead.resolution_note) == (
+        False,
+        None,
+        "",
+        "",
+    )
+    assert "rate" in dead.error and dead.attempts == 1
+
+
 def test_an_expired_lease_is_reclaimed_and_the_late_worker_cannot_complete(settings):
     enqueue(item("2025-01-01T00:00:00Z"))
     [late] = claim_batch("dead-worker")
