@@ -12,15 +12,21 @@ import collections
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.processes import (  # noqa: E402  (standard library only: fine before use_venv)
+    LiveProcess,
+    answers_health,
+    children,
+    free_port,
+    wait_until,
+)
+
 VENV = ROOT / ".venv"
 PG_BASE = os.environ.get("BENCH_PG", "postgres://root@127.0.0.1:5432")
 PGBENCH = next(
@@ -121,46 +127,23 @@ def migrate(database_url: str) -> None:
     manage(env, "createcachetable")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Process:
-    """A child in its own process group, its output in a log file."""
+class Process(LiveProcess):
+    """A LiveProcess (tests/processes.py) that is stopped when the benchmark exits."""
 
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+        super().__init__(args, env, log_path)
         _running.append(self)
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
     def children(self) -> list[int]:
-        return children(self.proc.pid)
+        return children(self.pid)
 
     def stop(self, timeout: float = 20) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout)
-        with suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self._log.close()
+        super().stop(timeout)
         if self in _running:
             _running.remove(self)
 
     def tail(self, n: int = 3000) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-n:]
+        return self.output()[-n:]
 
 
 _running: list[Process] = []
@@ -179,31 +162,6 @@ def _terminate(signum, frame):
 signal.signal(signal.SIGTERM, _terminate)
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with suppress(OSError):
-            found += [int(p) for p in (task / "children").read_text().split()]
-    return found
-
-
-def wait_until(condition, timeout: float, describe=lambda: "", interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout}s; {describe()}")
-
-
-def _answers(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-            return response.status == 200
-    except Exception:
-        return False
-
-
 @contextmanager
 def gunicorn(env: dict[str, str], workdir: Path, workers: int):
     port = free_port()
@@ -215,7 +173,7 @@ def gunicorn(env: dict[str, str], workdir: Path, workers: int):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(base), 60, process.tail)
+        wait_until(lambda: answers_health(base), 60, process.tail)
         wait_until(lambda: len(process.children()) >= workers, 30, process.tail)
         yield base, process
     finally:

@@ -7,19 +7,15 @@ visible to the processes (and what they write is visible to the test).
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import LiveProcess, answers_health, free_port, wait_until
+
 BIN = Path(sys.executable).parent
 
 
@@ -33,12 +29,6 @@ def database_url() -> str:
         auth += f":{s['PASSWORD']}"
     host = s.get("HOST") or "127.0.0.1"
     return f"postgres://{auth}@{host}:{s.get('PORT') or 5432}/{s['NAME']}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def process_env(**overrides: str) -> dict[str, str]:
@@ -64,47 +54,6 @@ def process_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-class LiveProcess:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, **popen) -> None:
-        self.log_path = log
-        self._log = log.open("wb")
-        # Own process group: a test can kill -9 the whole tree, as a crash would.
-        self.proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            **popen,  # e.g. pass_fds, for a socket handed over as systemd does
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def kill_group(self, sig: int = signal.SIGKILL) -> None:
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            return
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # the main process stops its children
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill_group(signal.SIGKILL)
-                self.proc.wait(10)
-        self.kill_group(signal.SIGKILL)  # leftovers of the group, if any
-        self._log.close()
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-
 @contextmanager
 def live_api(tmp_path: Path, **env: str) -> Iterator[str]:
     """A real gunicorn serving tds_site.wsgi; yields its base URL."""
@@ -116,7 +65,7 @@ def live_api(tmp_path: Path, **env: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(base), 30, lambda: process.output())
+        wait_until(lambda: answers_health(base), 30, lambda: process.output())
         yield base
     finally:
         process.stop()
@@ -134,19 +83,3 @@ def live_worker(tmp_path: Path, name: str = "worker", **env: str) -> Iterator[Li
         yield process
     finally:
         process.stop()
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def wait_until(condition, timeout: float, describe=lambda: "", interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting; {describe()}"[-4000:])

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from tds_site.config import ConfigError, Reader, RetryPolicy, database_settings
-from tests.live import ROOT, process_env
+from tests.live import process_env
+from tests.processes import ROOT
 
 
 def run_check(*args: str, **env: str) -> subprocess.CompletedProcess:

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests import live
-from tests.live import LiveProcess, free_port, wait_until
+from tests.processes import ROOT, LiveProcess, free_port, wait_until
 from tests.support import SECRET
 
 __all__ = ["SECRET", "LiveProcess", "free_port"]
 
-ROOT = live.ROOT
 DEPLOY = ROOT / "deploy"
 VENV_BIN = Path(sys.executable).parent
 PROD_SECRET_KEY = "deploy-test-" + "k" * 30 + secrets.token_hex(16)

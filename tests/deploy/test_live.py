@@ -33,7 +33,7 @@ from tests.deploy.conftest import (
     start_gunicorn,
     wait_healthy,
 )
-from tests.live import wait_until
+from tests.processes import wait_until
 from tests.support import FIXTURES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

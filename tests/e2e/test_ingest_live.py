@@ -11,7 +11,8 @@ import pytest
 from inbox.models import InboxEvent
 from inbox.signatures import sign
 from syncqueue.models import QueueEntry
-from tests.live import BIN, LiveProcess, free_port, live_api, process_env, wait_until
+from tests.live import BIN, live_api, process_env
+from tests.processes import LiveProcess, free_port, wait_until
 from tests.support import FIXTURES, SECRET
 
 pytestmark = pytest.mark.e2e

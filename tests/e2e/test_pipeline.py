@@ -11,7 +11,8 @@ import pytest
 from entities import models as erp
 from inbox.signatures import sign
 from syncqueue.models import QueueEntry
-from tests.live import live_api, live_worker, wait_until
+from tests.live import live_api, live_worker
+from tests.processes import wait_until
 from tests.support import FIXTURE_ENTITIES, FIXTURES, SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,8 @@ from django.db.models import Count
 from entities import models as erp
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 from syncqueue.replay import replay_dead_letters
-from tests.live import live_api, live_worker, wait_until
+from tests.live import live_api, live_worker
+from tests.processes import wait_until
 from tests.support import TOKEN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
