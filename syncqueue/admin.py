@@ -105,6 +105,25 @@ def _note_step(
     return None, TemplateResponse(request, CONFIRM_TEMPLATE, context)
 
 
+def _report(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    done: int,
+    selected: int,
+    what: str,
+    why_not: str,
+) -> None:
+    """E.g. "1 failed entry due now; 2 not failed, left alone." (a warning if none was)."""
+    entries = "entry" if done == 1 else "entries"
+    skipped = selected - done
+    model_admin.message_user(
+        request,
+        f"{done} {what.format(entries)}"
+        + (f"; {skipped} {why_not}, left alone." if skipped else "."),
+        messages.SUCCESS if done else messages.WARNING,
+    )
+
+
 def _attempts_table(logs: list[SyncLog]) -> str:
     if not logs:
         return "no attempt yet"
@@ -209,13 +228,7 @@ class QueueEntryAdmin(ReadOnlyAdmin):
     @admin.action(description="Retry now (failed entries)", permissions=["operate"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[QueueEntry]) -> None:
         count = console.retry_now(queryset, actor=actor_of(request), user=request.user)
-        skipped = queryset.count() - count
-        self.message_user(
-            request,
-            f"{count} failed entr{'y' if count == 1 else 'ies'} due now"
-            + (f"; {skipped} not failed, left alone." if skipped else "."),
-            messages.SUCCESS if count else messages.WARNING,
-        )
+        _report(self, request, count, queryset.count(), "failed {} due now", "not failed")
 
     @admin.action(description="Dead-letter (give up on them)", permissions=["operate"])
     def dead_letter(self, request: HttpRequest, queryset: QuerySet[QueueEntry]):
@@ -230,13 +243,7 @@ class QueueEntryAdmin(ReadOnlyAdmin):
         if page is not None:
             return page
         count = console.give_up(queryset, actor=actor_of(request), note=note, user=request.user)
-        skipped = queryset.count() - count
-        self.message_user(
-            request,
-            f"{count} entr{'y' if count == 1 else 'ies'} dead-lettered"
-            + (f"; {skipped} already finished, left alone." if skipped else "."),
-            messages.SUCCESS if count else messages.WARNING,
-        )
+        _report(self, request, count, queryset.count(), "{} dead-lettered", "already finished")
         return None
 
 

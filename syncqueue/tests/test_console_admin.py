@@ -38,6 +38,11 @@ def _confirm(client, model: str, action: str, ids: list[int], **extra):
     return client.post(f"/admin/syncqueue/{model}/", data)
 
 
+def _messages(client) -> list[str]:
+    """The messages the last action left for the next page."""
+    return [str(m) for m in client.get("/admin/syncqueue/queueentry/").context["messages"]]
+
+
 # --- who may see and do what ------------------------------------------------------------
 
 
@@ -205,6 +210,7 @@ def test_retry_now_makes_failed_entries_due(staff_client, staff):
     assert failed.status == Status.PENDING and failed.next_attempt_at <= timezone.now()
     assert done.status == Status.COMPLETED
     assert list(LogEntry.objects.values_list("object_id", flat=True)) == [str(failed.pk)]
+    assert _messages(staff_client) == ["1 failed entry due now; 1 not failed, left alone."]
 
 
 def test_dead_letter_action_gives_up_with_a_note(staff_client, staff):
@@ -224,6 +230,7 @@ def test_dead_letter_action_gives_up_with_a_note(staff_client, staff):
     assert dead.entry_id == pending.pk and not dead.resolved
     assert dead.error == "Dead-lettered by ops (admin): bad data in Zoho"
     assert dead.payload == pending.payload
+    assert _messages(staff_client) == ["1 entry dead-lettered; 1 already finished, left alone."]
 
 
 def test_dead_letter_action_reopens_an_existing_dead_letter(staff_client):
