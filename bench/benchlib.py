@@ -19,11 +19,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.processes import (  # noqa: E402  (standard library only: fine before use_venv)
+# Standard library only, so fine before use_venv; the bench scripts use them as benchlib.*.
+from tests.processes import (  # noqa: E402, F401
     LiveProcess,
     answers_health,
     children,
+    cpu_seconds,
+    descendants,
     free_port,
+    tree_cpu_seconds,
     wait_until,
 )
 
@@ -266,29 +270,6 @@ def pyspy_report(handles, title: str, top: int = 15) -> None:
             shown += 1
             if shown == top:
                 break
-
-
-def cpu_seconds(pids: list[int], *, with_exited_children: bool = False) -> float:
-    """User + system CPU time used so far by these processes.
-
-    ``with_exited_children`` adds what their children that already exited used (gunicorn
-    recycles its workers: a worker's CPU moves to its master when it is reaped).
-    """
-    ticks = os.sysconf("SC_CLK_TCK")
-    last = 15 if with_exited_children else 13  # utime, stime[, cutime, cstime]
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(value) for value in fields[11:last]) / ticks
-    return total
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU used so far by a process and its children, exited ones included."""
-    return cpu_seconds([pid], with_exited_children=True) + cpu_seconds(children(pid))
 
 
 def _short(frame: str) -> str:

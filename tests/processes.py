@@ -74,6 +74,39 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pids: list[int], *, with_exited_children: bool = False) -> float:
+    """User + system CPU time used so far by these processes.
+
+    ``with_exited_children`` adds what their children that already exited used (gunicorn
+    recycles its workers: a worker's CPU moves to its master when it is reaped).
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    last = 15 if with_exited_children else 13  # utime, stime[, cutime, cstime]
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:last]) / ticks
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of a process's children, their children, and so on."""
+    found = children(pid)
+    for child in list(found):
+        found += descendants(child)
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU used so far by a process and all its descendants, exited ones included."""
+    return cpu_seconds([pid], with_exited_children=True) + cpu_seconds(
+        descendants(pid), with_exited_children=True
+    )
+
+
 def answers_health(base: str) -> bool:
     """Whether the API at ``base`` answers its health check with 200."""
     try:
