@@ -40,6 +40,9 @@ class QueueStatsSerializer(serializers.Serializer):
     by_entity = serializers.DictField(
         child=StatusCountsSerializer(), help_text="Counts by status for each entity."
     )
+    claimable = serializers.IntegerField(
+        help_text="Entries a worker could claim now: due, and first of their record's events."
+    )
     oldest_pending_age_seconds = serializers.FloatField(
         allow_null=True, help_text="Age of the oldest pending entry; null when none is pending."
     )

@@ -21,33 +21,23 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from syncqueue.models import QueueEntry, Status
+from syncqueue.models import CLAIMABLE_WHERE, QueueEntry
 
 _TABLE = QueueEntry._meta.db_table
 
-# Written so that PostgreSQL walks ``tds_queue_due`` in id order and stops at the LIMIT even
-# when its statistics still describe a queue of completed entries (the usual state before a
-# burst): a CASE rather than an OR of two indexable conditions, and the head-of-record test
-# as a lookup per candidate in ``tds_queue_record_open`` rather than an anti-join with the
-# whole backlog.
+# PostgreSQL walks ``tds_queue_due`` in id order and stops at the LIMIT, even when its
+# statistics still describe a queue of completed entries (the usual state before a burst).
 _CANDIDATES = f"""
     SELECT c.id FROM {_TABLE} c
-    WHERE c.status IN ('pending', 'failed', 'processing')
-    AND CASE WHEN c.status = 'processing' THEN c.locked_until < %(now)s
-             ELSE c.next_attempt_at <= %(now)s END
-    AND c.id = (
-        SELECT min(p.id) FROM {_TABLE} p
-        WHERE p.entity = c.entity AND p.record_id = c.record_id
-          AND p.status IN ('pending', 'processing', 'failed')
-    )
+    WHERE {CLAIMABLE_WHERE.format(table=_TABLE)}
     ORDER BY c.id
-    LIMIT %(limit)s
+    LIMIT %s
 """
 
 _CLAIM = f"""
     UPDATE {_TABLE}
-    SET status = 'processing', locked_by = %(worker)s, locked_until = %(until)s,
-        claim_token = %(token)s, attempts = attempts + 1, updated_at = %(now)s
+    SET status = 'processing', locked_by = %s, locked_until = %s,
+        claim_token = %s, attempts = attempts + 1, updated_at = %s
     WHERE id IN ({{candidates}})
     RETURNING id, entity, record_id, operation, payload, attempts, created_at, replayed
 """
@@ -73,13 +63,9 @@ def claim_batch(worker: str, limit: int | None = None) -> list[Claim]:
     candidates = _CANDIDATES
     if connection.vendor == "postgresql":
         candidates += " FOR UPDATE SKIP LOCKED"
-    params = {
-        "now": _adapt(now),
-        "until": _adapt(now + timedelta(seconds=settings.STUCK_EVENT_SECONDS)),
-        "worker": worker,
-        "token": token,
-        "limit": limit or settings.WORKER_BATCH_SIZE,
-    }
+    at = _adapt(now)
+    until = _adapt(now + timedelta(seconds=settings.STUCK_EVENT_SECONDS))
+    params = (worker, until, token, at, at, at, limit or settings.WORKER_BATCH_SIZE)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Statistics lag behind a burst (a new table has none at all): the planner then
@@ -120,10 +106,6 @@ def _from_db(field_name: str, value: object) -> object:
     return value
 
 
-def has_due_entries() -> bool:
-    """Whether a worker could start on something now (for the safety-net poll)."""
-    now = timezone.now()
-    due = QueueEntry.objects.filter(
-        status__in=(Status.PENDING, Status.FAILED), next_attempt_at__lte=now
-    ).exists()
-    return due or QueueEntry.objects.filter(status=Status.PROCESSING, locked_until__lt=now).exists()
+def has_claimable_entries() -> bool:
+    """Whether a worker could start on something now (the poll, and a drain handing over)."""
+    return QueueEntry.objects.claimable(timezone.now()).exists()

@@ -105,6 +105,7 @@ def dashboard_context(now: datetime | None = None) -> dict:
         "by_status": [(status, stats["by_status"][status]) for status in Status.values],
         "by_entity": stats["by_entity"],
         "oldest_pending_age_seconds": stats["oldest_pending_age_seconds"],
+        "claimable": stats["claimable"],
         "open_dead_letters": DeadLetter.objects.filter(resolved=False).count(),
         "chart": throughput_chart(hourly_outcomes(24, now)),
         "alerts": open_alerts(),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from syncqueue.jsonexact import ExactNumberEncoder
@@ -24,6 +25,39 @@ class Status(models.TextChoices):
 
 
 UNFINISHED = (Status.PENDING, Status.PROCESSING, Status.FAILED)
+_UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED)
+
+# The one definition of "claimable", used by the claim, the workers' poll and the figures:
+# unfinished, due (a pending or failed entry whose retry time came, or a processing entry
+# whose lease ran out), and the head of its record's chain (no earlier entry of the same
+# record unfinished: one record's events apply in order, never two at once). An entry that
+# is due but waits behind its record's earlier one is not claimable; counting it as work
+# made idle workers spin. Written for PostgreSQL's planner, see ``syncqueue.claims``: a CASE
+# rather than an OR of two indexable conditions, and the head-of-chain test as a lookup per
+# candidate in ``tds_queue_record_open``. ``{table}`` is the queue's table, ``%s`` twice
+# the current time.
+CLAIMABLE_WHERE = f"""
+    c.status IN ({_UNFINISHED_SQL})
+    AND CASE WHEN c.status = 'processing' THEN c.locked_until < %s
+             ELSE c.next_attempt_at <= %s END
+    AND c.id = (
+        SELECT min(p.id) FROM {{table}} p
+        WHERE p.entity = c.entity AND p.record_id = c.record_id
+          AND p.status IN ({_UNFINISHED_SQL})
+    )
+"""
+
+
+class QueueEntryQuerySet(models.QuerySet):
+    def unfinished(self) -> QueueEntryQuerySet:
+        return self.filter(status__in=UNFINISHED)
+
+    def claimable(self, now: datetime) -> QueueEntryQuerySet:
+        """Entries a worker could claim at ``now`` (see CLAIMABLE_WHERE)."""
+        table = self.model._meta.db_table
+        at = connection.ops.adapt_datetimefield_value(now)
+        ids = f"SELECT c.id FROM {table} c WHERE {CLAIMABLE_WHERE.format(table=table)}"
+        return self.filter(id__in=RawSQL(ids, (at, at)))  # noqa: S611 - constant SQL
 
 
 class Source(models.TextChoices):
@@ -52,6 +86,8 @@ class QueueEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = QueueEntryQuerySet.as_manager()
 
     class Meta:
         db_table = "tds_sync_queue"

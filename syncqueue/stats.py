@@ -20,10 +20,12 @@ def _zeroes() -> dict[str, int]:
 
 
 def queue_stats(now: datetime | None = None) -> dict:
-    """Counts by status and by entity, and the age of the oldest pending entry.
+    """Counts by status and by entity, how many entries a worker could claim now, and the
+    age of the oldest pending entry.
 
-    Two queries whatever the queue size: one GROUP BY (entity, status), served by the
-    ``tds_queue_status_entity`` index, and one MIN over the pending entries.
+    Three queries whatever the queue size: one GROUP BY (entity, status), served by the
+    ``tds_queue_status_entity`` index, a count by the claim's own definition, and one MIN
+    over the pending entries.
     """
     now = now or timezone.now()
     by_status = _zeroes()
@@ -36,6 +38,7 @@ def queue_stats(now: datetime | None = None) -> dict:
     return {
         "by_status": by_status,
         "by_entity": dict(sorted(by_entity.items())),
+        "claimable": QueueEntry.objects.claimable(now).count(),
         "oldest_pending_age_seconds": (
             max((now - oldest).total_seconds(), 0.0) if oldest is not None else None
         ),

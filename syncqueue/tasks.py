@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncqueue.claims import has_due_entries
+from syncqueue.claims import has_claimable_entries
 from syncqueue.dispatch import enqueue_drains
 from syncqueue.processing import drain
 
@@ -14,6 +14,6 @@ def drain_queue() -> int:
     of a backlog to the next poll.
     """
     applied = drain()
-    if has_due_entries():
+    if has_claimable_entries():
         enqueue_drains(1)
     return applied

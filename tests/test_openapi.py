@@ -44,6 +44,7 @@ def test_schema_validates_and_lists_every_endpoint():
     assert set(schema["components"]["schemas"]["QueueStats"]["properties"]) == {
         "by_status",
         "by_entity",
+        "claimable",
         "oldest_pending_age_seconds",
     }
     replay = schema["paths"]["/dashboard/dead-letters/{id}/replay"]["post"]

@@ -335,8 +335,10 @@ def test_stats_prints_the_same_figures_as_the_api():
     assert lines[2].split() == ["invoices", "0", "0", "0", "1", "1"]
     assert lines[3].split() == ["products", "1", "0", "0", "0", "0"]
     assert lines[4].split() == ["all", "1", "0", "0", "1", "1"]
-    assert lines[5].startswith("oldest pending: 12")
+    assert lines[5] == "claimable now: 2"
+    assert lines[6].startswith("oldest pending: 12")
     as_json = json.loads(run("tds_stats", "--json"))
     expected = queue_stats()
     assert as_json["by_status"] == expected["by_status"]
     assert as_json["by_entity"] == expected["by_entity"]
+    assert as_json["claimable"] == expected["claimable"] == 2

@@ -93,6 +93,7 @@ def test_queue_stats_counts_every_status_and_entity(client, staff_token):
         "dead_letter": 0,
     }
     assert body["by_entity"]["customers"]["dead_letter"] == 1
+    assert body["claimable"] == 3  # both pending records, and the failed one (due now)
     assert 600 <= body["oldest_pending_age_seconds"] < 700
     assert body == {
         **queue_stats(),
@@ -105,6 +106,7 @@ def test_queue_stats_of_an_empty_queue(client, staff_token):
     assert body == {
         "by_status": dict.fromkeys(Status.values, 0),
         "by_entity": {},
+        "claimable": 0,
         "oldest_pending_age_seconds": None,
     }
 

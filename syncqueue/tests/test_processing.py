@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from entities import models as erp
 from syncqueue import processing
-from syncqueue.claims import claim_batch, has_due_entries
+from syncqueue.claims import claim_batch, has_claimable_entries
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 from syncqueue.processing import drain, process_claim
 from syncqueue.replay import replay_dead_letters
@@ -43,6 +43,25 @@ def test_only_the_head_of_each_record_is_claimed():
     # While the head is in flight, nobody gets the record's next event.
     assert claim_batch("w2", limit=10) == []
     assert QueueEntry.objects.get(pk=first.pk).locked_by == "w1"
+
+
+def test_a_due_event_behind_its_records_failed_one_is_not_claimable_work():
+    now = timezone.now()
+    enqueue(
+        item("2025-01-01T00:00:00Z"),
+        status=Status.FAILED,
+        next_attempt_at=now + timedelta(seconds=60),
+    )
+    behind = enqueue(item("2025-01-02T00:00:00Z"))  # due now, but its record waits
+    assert not QueueEntry.objects.claimable(now).exists()
+    assert not has_claimable_entries()  # the poll agrees with the claim: nothing to do
+    assert claim_batch("w", limit=10) == []
+    other = enqueue(item("2025-01-01T00:00:00Z", item_id="200"))
+    assert list(QueueEntry.objects.claimable(timezone.now()).values_list("id", flat=True)) == [
+        other.pk
+    ]
+    later = now + timedelta(seconds=61)
+    assert behind.pk not in QueueEntry.objects.claimable(later).values_list("id", flat=True)
 
 
 def test_events_of_one_record_apply_in_arrival_order():
@@ -151,7 +170,7 @@ def test_an_expired_lease_is_reclaimed_and_the_late_worker_cannot_complete(setti
     [late] = claim_batch("dead-worker")
     assert claim_batch("w2") == []
     QueueEntry.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
-    assert has_due_entries()
+    assert has_claimable_entries()
     [fresh] = claim_batch("w2")
     assert fresh.entry_id == late.entry_id and fresh.attempt == 2
     assert process_claim(late, "dead-worker") == "lease_lost"

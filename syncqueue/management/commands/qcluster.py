@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.management.commands.qcluster import Command as QClusterCommand
 
-from syncqueue.claims import has_due_entries
+from syncqueue.claims import has_claimable_entries
 from syncqueue.dispatch import enqueue_drains
 from syncqueue.heartbeat import beat
 
@@ -54,7 +54,7 @@ class Command(QClusterCommand):
         while not stop.is_set() and cluster.sentinel.is_alive():
             try:
                 beat(name, started)
-                if broker.queue_size() == 0 and has_due_entries():
+                if broker.queue_size() == 0 and has_claimable_entries():
                     enqueue_drains(settings.WORKER_CONCURRENCY, broker)
             except Exception:
                 logger.exception("worker poll failed; trying again next interval")

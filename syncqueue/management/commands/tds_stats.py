@@ -35,5 +35,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{'all':<{width}}  " + "  ".join(f"{stats['by_status'][s]:>11}" for s in statuses)
         )
+        self.stdout.write(f"claimable now: {stats['claimable']}")
         age = stats["oldest_pending_age_seconds"]
         self.stdout.write("oldest pending: " + ("none" if age is None else f"{age:.1f}s ago"))

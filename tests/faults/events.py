@@ -1,0 +1,55 @@
+"""Webhooks for the fault suite: signed invoices and products, sent over real HTTP."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+
+from inbox.signatures import sign
+from tests.support import FIXTURES, SECRET
+
+_INVOICE = json.loads((FIXTURES / "invoice.json").read_text())["invoice"]
+_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def invoice(record_no: int, version: int, total: object = None) -> dict:
+    """Version ``version`` of invoice ``record_no``: newer versions are later and larger."""
+    record = copy.deepcopy(_INVOICE)
+    record["invoice_id"] = f"77{record_no:08d}"
+    record["invoice_number"] = f"INV-F{record_no:05d}"
+    modified = _EPOCH + timedelta(minutes=version)
+    record["last_modified_time"] = modified.strftime("%Y-%m-%dT%H:%M:%S+0000")
+    record["total"] = invoice_total(version) if total is None else total
+    return {"invoice": record}
+
+
+def invoice_total(version: int) -> Decimal:
+    return Decimal(1000 + version)
+
+
+def product(record_no: int, version: int) -> dict:
+    return {
+        "item": {
+            "item_id": f"88{record_no:08d}",
+            "name": f"item {record_no} v{version}",
+            "rate": f"{version}.25",
+            "last_modified_time": (_EPOCH + timedelta(minutes=version)).strftime(
+                "%Y-%m-%dT%H:%M:%S+0000"
+            ),
+        }
+    }
+
+
+def signed(body: dict) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body, default=str).encode()
+    signature = sign(SECRET, "", "application/json", raw)
+    return raw, {"Content-Type": "application/json", "X-Zoho-Webhook-Signature": signature}
+
+
+def send(client: httpx.Client, path: str, body: dict) -> httpx.Response:
+    raw, headers = signed(body)
+    return client.post(path, content=raw, headers=headers)
