@@ -15,13 +15,14 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from entities.engine import WRITTEN, EventWrite, Outcome, plan_event
@@ -30,6 +31,7 @@ from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 from tds_site.db import statement_transaction
 
 logger = logging.getLogger("tds.worker")
+T = TypeVar("T")
 
 
 class WorkerLost(Exception):
@@ -45,20 +47,57 @@ def worker_name() -> str:
 
 
 def drain(worker: str | None = None, budget_seconds: float | None = None) -> int:
-    """Claim and apply batches until nothing is due or the time budget is spent."""
+    """Claim and apply batches until nothing is claimable or the time budget is spent.
+
+    Losing the database (a restart, a failover) is not the events' fault: the drain waits
+    for it within its budget, then goes on with the batch it holds, each entry on the same
+    attempt. Its leases are still its own, and an entry whose apply did commit before the
+    connection broke is protected by its claim token from being applied twice.
+    """
     worker = worker or worker_name()
     budget = settings.DRAIN_TASK_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     done = 0
     with _draining_session():
         while time.monotonic() < deadline:
-            claims = claim_batch(worker)
+            claims = _surviving_outages(lambda: claim_batch(worker), deadline)
             if not claims:
                 break
             for claim in claims:
-                process_claim(claim, worker)
+                _surviving_outages(lambda claim=claim: process_claim(claim, worker), deadline)
                 done += 1
     return done
+
+
+class DatabaseLost(Exception):
+    """The connection broke under an event: the database's fault, not the event's."""
+
+
+def _surviving_outages(step: Callable[[], T], deadline: float) -> T:
+    """Run ``step``; if the database goes away, wait for it (until ``deadline``, then give
+    up with the error) and run ``step`` again on a new connection."""
+    pause, reconnecting = 0.1, False
+    while True:
+        try:
+            if reconnecting:
+                _set_draining_settings()
+            return step()
+        except (DatabaseLost, OperationalError, InterfaceError) as error:
+            if not isinstance(error, DatabaseLost) and not _connection_broken():
+                raise
+            connection.close()
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("database connection lost; reconnecting", extra={"error": str(error)})
+            time.sleep(pause)
+            pause, reconnecting = min(pause * 2, 2.0), True
+
+
+def _connection_broken() -> bool:
+    # psycopg marks a connection whose server went away as closed; an error that leaves the
+    # connection open (a deadlock, a lock timeout) is an ordinary failure of the event.
+    raw = connection.connection
+    return raw is None or bool(getattr(raw, "closed", False))
 
 
 # PostgreSQL session settings while draining, put back afterwards: the same worker process
@@ -87,15 +126,21 @@ def _draining_session() -> Iterator[None]:
     if connection.vendor != "postgresql":
         yield
         return
-    with connection.cursor() as cursor:
-        for name, value in _DRAINING_SETTINGS.items():
-            cursor.execute(f"SET {name} TO {value}")
+    _set_draining_settings()
     try:
         yield
     finally:
         with suppress(DatabaseError), connection.cursor() as cursor:  # a broken connection
             for name in _DRAINING_SETTINGS:  # has no settings left to put back
                 cursor.execute(f"RESET {name}")
+
+
+def _set_draining_settings() -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name, value in _DRAINING_SETTINGS.items():
+            cursor.execute(f"SET {name} TO {value}")
 
 
 def process_claim(claim: Claim, worker: str) -> str:
@@ -125,6 +170,8 @@ def process_claim(claim: Claim, worker: str) -> str:
         logger.warning("lease lost", extra={"entry_id": claim.entry_id, "worker": worker})
         return "lease_lost"
     except Exception as error:  # any failure is retried, then dead-lettered
+        if isinstance(error, OperationalError | InterfaceError) and _connection_broken():
+            raise DatabaseLost(str(error)) from error
         return _record_failure(claim, error, started, worker)
 
 

@@ -189,6 +189,8 @@ def database_settings(read: Reader, base_dir: Path, use_pool: bool) -> dict:
                 "max_size": pool_size + max_overflow,
                 "timeout": pool_timeout,
             }
+            # Django's backend, with a pool that never lends a connection the server closed.
+            config["ENGINE"] = "tds_site.postgresql"
         else:
             config["CONN_MAX_AGE"] = 300
             config["CONN_HEALTH_CHECKS"] = True

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -69,6 +70,9 @@ class FaultDatabase:
 
     def by_status(self) -> dict[str, int]:
         return dict(self.rows("SELECT status, count(*) FROM tds_sync_queue GROUP BY status"))
+
+    def invoice_totals(self) -> dict[str, Decimal]:
+        return dict(self.rows("SELECT zoho_id, total FROM invoices"))
 
     def finished(self) -> int:
         return self.value(

@@ -31,6 +31,15 @@ def invoice_total(version: int) -> Decimal:
     return Decimal(1000 + version)
 
 
+def newest_invoice_totals(sent: int, records: int) -> dict[str, Decimal]:
+    """Each record's total once events ``0 .. sent-1`` (event n: record n % records,
+    version n // records) have applied: its newest version's."""
+    return {
+        invoice(n % records, 0)["invoice"]["invoice_id"]: invoice_total(n // records)
+        for n in range(sent)
+    }
+
+
 def product(record_no: int, version: int) -> dict:
     return {
         "item": {
