@@ -3,10 +3,15 @@
 A fixed window counter: one INCR in Redis when ``REDIS_URL`` is set (plus an EXPIRE once per
 window), else one upsert into ``tds_webhook_rate``. Django's cache ``incr`` would cost three
 to five round trips on the database cache, and EXISTS + INCR on Redis.
+
+Ingest needs only the database: while Redis is unreachable the counting moves to the table
+(for REDIS_RETRY_SECONDS after each failure, so a dead Redis costs one refused connection
+per process now and then, not one per webhook).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import cache as cache_per_process
 
@@ -14,10 +19,13 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
+from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from inbox.addresses import client_address
 from inbox.models import RateWindow
+
+logger = logging.getLogger("tds.ingest")
 
 
 class WebhookRateThrottle(BaseThrottle):
@@ -30,14 +38,30 @@ class WebhookRateThrottle(BaseThrottle):
         window_index = int(now // self.window)
         self.window_ends = (window_index + 1) * self.window
         source = client_address(request) or "unknown"
-        if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
-            hits = _count_in_redis(f"tds:webhook-rate:{source}:{window_index}", self.window + 1)
-        else:
+        hits = None
+        if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache) and now >= _redis.retry_at:
+            key = f"tds:webhook-rate:{source}:{window_index}"
+            try:
+                hits = _count_in_redis(key, self.window + 1)
+            except RedisError as error:
+                _redis.retry_at = now + REDIS_RETRY_SECONDS
+                logger.warning("Redis unreachable; counting webhooks in the database: %s", error)
+        if hits is None:
             hits = _count_in_database(source, window_index)
         return hits <= self.limit
 
     def wait(self) -> float:
         return max(1.0, self.window_ends - time.time())
+
+
+REDIS_RETRY_SECONDS = 5.0
+
+
+class _RedisState:
+    retry_at = 0.0  # time.time() before which Redis is not tried again
+
+
+_redis = _RedisState()
 
 
 @cache_per_process

@@ -17,6 +17,7 @@ from django.db import connections
 logger = logging.getLogger("tds.dispatch")
 
 DISPATCH_DEBOUNCE_SECONDS = 0.05
+DISPATCH_RETRY_SECONDS = 5.0  # the longest wait between tries while the broker is down
 DRAIN_TASK = "syncqueue.tasks.drain_queue"
 
 
@@ -54,6 +55,7 @@ class _Dispatcher:
         # One broker for the thread's life: django-q2 builds a new one (for Redis, a new
         # connection, handshake included) on every async_task otherwise.
         broker = None
+        failures = 0
         while True:
             self._wanted.wait()
             # Let the events of the next few milliseconds ride on the same task. (A sleep:
@@ -66,11 +68,20 @@ class _Dispatcher:
 
                     broker = get_broker()
                 enqueue_drains(1, broker)
-            except Exception:
-                # The worker's poll picks the events up; keep the API unaffected.
-                logger.exception("could not dispatch a drain task")
+            except Exception as error:
+                # The worker's poll picks the events up; keep the API unaffected, and while
+                # the broker is down, try again now and then with one log line per outage.
+                if not failures:
+                    logger.warning("cannot dispatch drain tasks: %s", error)
+                failures += 1
                 broker = None
                 connections.close_all()
+                self._wanted.set()
+                time.sleep(min(DISPATCH_DEBOUNCE_SECONDS * 2**failures, DISPATCH_RETRY_SECONDS))
+                continue
+            if failures:
+                logger.info("drain tasks dispatched again after %d failed tries", failures)
+                failures = 0
 
 
 _dispatcher = _Dispatcher()

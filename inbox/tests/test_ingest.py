@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 import pytest
 from django.db import OperationalError, connection
 
-from inbox.models import AuthMethod, InboxEvent, Validity
+from inbox.models import AuthMethod, InboxEvent, RateWindow, Validity
 from syncqueue.models import QueueEntry
+from tests.processes import free_port
 from tests.support import FIXTURE_ENTITIES, FIXTURES, TOKEN, signed_post
 
 pytestmark = pytest.mark.django_db
@@ -365,6 +366,27 @@ def test_rate_limit_counts_in_redis_when_configured(client, settings):
     finally:
         _redis_client().flushdb()
         _redis_client.cache_clear()
+
+
+def test_rate_limit_counts_in_the_database_while_redis_is_unreachable(client, settings):
+    from inbox import throttling
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    throttling._redis_client.cache_clear()
+    settings.WEBHOOK_RATE_LIMIT = "2/m"
+    try:
+        codes = [signed_post(client, "/webhooks/zoho/", INVOICE).status_code for _ in range(3)]
+        assert codes == [202, 200, 429]
+        assert RateWindow.objects.get().hits == 3
+    finally:
+        throttling._redis_client.cache_clear()
+        throttling._redis.retry_at = 0.0
 
 
 def test_a_value_the_database_refuses_is_a_400_not_a_503(client, settings):

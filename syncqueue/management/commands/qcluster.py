@@ -51,14 +51,21 @@ class Command(QClusterCommand):
         started = timezone.now()
         broker = get_broker()
         logger.info("worker started", extra={"worker": name})
+        failures = 0
         while not stop.is_set() and cluster.sentinel.is_alive():
             try:
                 beat(name, started)
                 if broker.queue_size() == 0 and has_claimable_entries():
                     enqueue_drains(settings.WORKER_CONCURRENCY, broker)
-            except Exception:
-                logger.exception("worker poll failed; trying again next interval")
+            except Exception:  # the database or the broker is away: wait for it
+                if not failures:  # one line per outage, not one per interval
+                    logger.exception("worker poll failed; trying again every interval")
+                failures += 1
                 connections.close_all()
+            else:
+                if failures:
+                    logger.info("worker poll works again after %d failures", failures)
+                    failures = 0
             stop.wait(settings.WORKER_POLL_INTERVAL)
         cluster.stop()
         connections.close_all()
