@@ -53,6 +53,7 @@ class EventWrite:
     links: tuple[Link, ...]  # the links among them
     record_params: list[Any]
     lines: list[list[Any]] | None  # each line's parameters; None leaves the lines alone
+    dated: bool  # carries last_modified_time; undated changes are ordered by arrival alone
 
     def run(self) -> Applied:
         """Apply the change inside the caller's transaction."""
@@ -135,7 +136,8 @@ def plan_event(entity: str, operation: str, record: dict, now: datetime) -> Even
     deleted = operation == "delete"
     base = _record_values(zoho_id, last_modified, record, now, deleted=deleted)
     if deleted:
-        return EventWrite(mapping, zoho_id, True, (), (), _params(mapping.model, base), None)
+        params = _params(mapping.model, base)
+        return EventWrite(mapping, zoho_id, True, (), (), params, None, last_modified is not None)
     present = tuple(col for col, source in mapping.columns.items() if source.present(record))
     values = _read(mapping.model, mapping.columns, record)
     params = _params(mapping.model, [*base, *((col, values[col]) for col in mapping.columns)])
@@ -151,6 +153,7 @@ def plan_event(entity: str, operation: str, record: dict, now: datetime) -> Even
         links=tuple(link for link in mapping.links if link.zoho_column in present),
         record_params=params,
         lines=lines,
+        dated=last_modified is not None,
     )
 
 

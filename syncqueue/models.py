@@ -27,24 +27,31 @@ class Status(models.TextChoices):
 UNFINISHED = (Status.PENDING, Status.PROCESSING, Status.FAILED)
 _UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED)
 
-# The one definition of "claimable", used by the claim, the workers' poll and the figures:
-# unfinished, due (a pending or failed entry whose retry time came, or a processing entry
-# whose lease ran out), and the head of its record's chain (no earlier entry of the same
-# record unfinished: one record's events apply in order, never two at once). An entry that
-# is due but waits behind its record's earlier one is not claimable; counting it as work
-# made idle workers spin. Written for PostgreSQL's planner, see ``syncqueue.claims``: a CASE
-# rather than an OR of two indexable conditions, and the head-of-chain test as a lookup per
-# candidate in ``tds_queue_record_open``. ``{table}`` is the queue's table, ``%s`` twice
-# the current time.
+# The one definition of "claimable", used by the claim, the workers' poll and the figures.
+# A processing entry whose lease ran out (its worker died) is claimable again. A pending or
+# failed entry is claimable once its time came, if it heads its record's chain: no earlier
+# entry of the record unfinished, and no later one in flight (a replayed dead letter is
+# unfinished again behind events that arrived after it). So one record's events apply in
+# arrival order, never two at once. An entry that is due but waits for its record is not
+# claimable; counting it as work made idle workers spin. Written for PostgreSQL's planner
+# (see ``syncqueue.claims``): a CASE rather than an OR of indexable conditions, the chain
+# tests as lookups per candidate in ``tds_queue_record_open``. ``{table}`` is the queue's
+# table, ``%s`` twice the current time.
 CLAIMABLE_WHERE = f"""
     c.status IN ({_UNFINISHED_SQL})
     AND CASE WHEN c.status = 'processing' THEN c.locked_until < %s
-             ELSE c.next_attempt_at <= %s END
-    AND c.id = (
-        SELECT min(p.id) FROM {{table}} p
-        WHERE p.entity = c.entity AND p.record_id = c.record_id
-          AND p.status IN ({_UNFINISHED_SQL})
-    )
+        ELSE c.next_attempt_at <= %s
+            AND c.id = (
+                SELECT min(p.id) FROM {{table}} p
+                WHERE p.entity = c.entity AND p.record_id = c.record_id
+                  AND p.status IN ({_UNFINISHED_SQL})
+            )
+            AND NOT EXISTS (
+                SELECT 1 FROM {{table}} p
+                WHERE p.entity = c.entity AND p.record_id = c.record_id
+                  AND p.status = 'processing' AND p.id > c.id
+            )
+        END
 """
 
 

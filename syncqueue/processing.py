@@ -155,17 +155,14 @@ def process_claim(claim: Claim, worker: str) -> str:
             )
         now = timezone.now()
         write = plan_event(claim.entity, claim.operation, claim.payload, now)
+        if claim.replayed and not write.dated and _superseded(claim):
+            # An undated change is ordered by its arrival alone: a replayed one must not
+            # overwrite what a later event of its record already wrote.
+            return _complete(claim, Outcome.STALE, started, worker, now)
         if connection.vendor == "postgresql":
             return _apply_in_one_statement(claim, write, worker, now)
         with transaction.atomic():
-            applied = write.run()
-            _finish(claim, Status.COMPLETED, applied.outcome, now, error="")
-            _log(claim, applied.outcome, started, worker, now, error="")
-            if claim.replayed:
-                DeadLetter.objects.filter(entry_id=claim.entry_id, resolved=False).update(
-                    resolved=True, resolved_at=now, resolution_note=REPLAY_RESOLUTION
-                )
-        return applied.outcome
+            return _complete(claim, write.run().outcome, started, worker, now)
     except LeaseLost:
         logger.warning("lease lost", extra={"entry_id": claim.entry_id, "worker": worker})
         return "lease_lost"
@@ -221,6 +218,29 @@ def _apply_in_one_statement(claim: Claim, write: EventWrite, worker: str, now) -
     if row is None:
         raise LeaseLost(claim.entry_id)
     return row[0]
+
+
+def _superseded(claim: Claim) -> bool:
+    """Whether an event of the same record that arrived after this one has been applied."""
+    return QueueEntry.objects.filter(
+        entity=claim.entity,
+        record_id=claim.record_id,
+        id__gt=claim.entry_id,
+        status=Status.COMPLETED,
+        outcome=Outcome.APPLIED,
+    ).exists()
+
+
+def _complete(claim: Claim, outcome: str, started: float, worker: str, now) -> str:
+    """Step by step: the entry completed, its log row, and a replay's dead letter resolved."""
+    with transaction.atomic():
+        _finish(claim, Status.COMPLETED, outcome, now, error="")
+        _log(claim, outcome, started, worker, now, error="")
+        if claim.replayed:
+            DeadLetter.objects.filter(entry_id=claim.entry_id, resolved=False).update(
+                resolved=True, resolved_at=now, resolution_note=REPLAY_RESOLUTION
+            )
+    return outcome
 
 
 def _duration_ms(started: float) -> Decimal:

@@ -28,7 +28,9 @@ def item(lmt: str, name: str = "Panel", item_id: str = "100") -> dict:
 def enqueue(
     record: dict, entity: str = "products", operation: str = "upsert", **extra
 ) -> QueueEntry:
-    id_field = {"products": "item_id", "invoices": "invoice_id"}[entity]
+    id_field = {"products": "item_id", "invoices": "invoice_id", "price-lists": "pricebook_id"}[
+        entity
+    ]
     return QueueEntry.objects.create(
         entity=entity, record_id=str(record[id_field]), operation=operation, payload=record, **extra
     )
@@ -143,6 +145,52 @@ def test_replay_gives_a_fresh_cycle_and_resolves_on_success(settings):
     assert QueueEntry.objects.get(pk=entry.pk).status == Status.COMPLETED
     assert erp.Product.objects.get().rate == 10
     assert replay_dead_letters(DeadLetter.objects.all()) == 0  # resolved ones stay put
+
+
+def price_list(name: str) -> dict:
+    """Price lists carry no last_modified_time: their changes are ordered by arrival."""
+    return {"pricebook_id": "500", "name": name, "currency_code": "IQD", "status": "active"}
+
+
+def dead_lettered(record: dict, entity: str) -> QueueEntry:
+    entry = enqueue(record, entity=entity, status=Status.DEAD_LETTER, attempts=3)
+    DeadLetter.open_for(
+        entry.pk, entity=entity, record_id=entry.record_id, operation="upsert", payload=record,
+        error="KeyError", traceback="", attempts=3, at=timezone.now(),
+    )  # fmt: skip
+    return entry
+
+
+def test_a_replay_waits_while_a_later_event_of_its_record_is_in_flight():
+    old = dead_lettered(price_list("old"), "price-lists")
+    enqueue(price_list("new"), entity="price-lists")
+    [newer] = claim_batch("w1")
+    replay_dead_letters(DeadLetter.objects.all(), actor="alice")
+    # The replayed entry has the lower id, but the later event holds the record.
+    assert claim_batch("w2") == []
+    assert not has_claimable_entries()
+    assert process_claim(newer, "w1") == "applied"
+    [replayed] = claim_batch("w2")
+    assert replayed.entry_id == old.pk
+
+
+def test_a_replayed_undated_event_never_overwrites_a_later_one():
+    dead_lettered(price_list("old"), "price-lists")
+    enqueue(price_list("new"), entity="price-lists")
+    drain("w", budget_seconds=10)
+    replay_dead_letters(DeadLetter.objects.all(), actor="alice")
+    drain("w", budget_seconds=10)
+    assert erp.PriceList.objects.get().name == "new"
+    outcomes = list(SyncLog.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["applied", "stale"]
+    assert DeadLetter.objects.get().resolved  # handled: it had nothing left to change
+
+
+def test_a_replayed_undated_event_applies_when_nothing_later_applied():
+    dead_lettered(price_list("only"), "price-lists")
+    replay_dead_letters(DeadLetter.objects.all(), actor="alice")
+    drain("w", budget_seconds=10)
+    assert erp.PriceList.objects.get().name == "only"
 
 
 def test_a_dead_letter_that_fails_again_opens_without_its_earlier_resolution(settings):
