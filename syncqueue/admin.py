@@ -171,7 +171,7 @@ class QueueEntryAdmin(ReadOnlyAdmin):
     actions = ("retry_now", "dead_letter")
     fields = (
         ("entity", "record_id", "operation", "source"),
-        ("status", "outcome", "attempts", "replayed"),
+        ("status", "outcome", "attempts", "lost_leases", "replayed"),
         ("created_at", "next_attempt_at", "completed_at", "updated_at"),
         ("locked_by", "locked_until"),
         "inbox_event_link",

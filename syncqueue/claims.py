@@ -8,7 +8,8 @@ which serialises claims just as safely.
 
 A claim is a lease: ``locked_until``. An entry whose lease ran out (its worker died) is
 claimable again, and each claim gets a fresh token so that the old holder, should it wake
-up, can no longer complete it.
+up, can no longer complete it. A claim is not an attempt: ``attempts`` counts the attempts
+that ended (each with its log row), ``lost_leases`` the claims whose worker never finished.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
-from syncqueue.models import CLAIMABLE_WHERE, QueueEntry
+from syncqueue.models import CLAIMABLE_WHERE, QueueEntry, Status
 
 _TABLE = QueueEntry._meta.db_table
 
@@ -36,10 +38,12 @@ _CANDIDATES = f"""
 
 _CLAIM = f"""
     UPDATE {_TABLE}
-    SET status = 'processing', locked_by = %s, locked_until = %s,
-        claim_token = %s, attempts = attempts + 1, updated_at = %s
+    SET status = 'processing', locked_by = %s, locked_until = %s, claim_token = %s,
+        lost_leases = lost_leases + CASE WHEN status = 'processing' THEN 1 ELSE 0 END,
+        updated_at = %s
     WHERE id IN ({{candidates}})
-    RETURNING id, entity, record_id, operation, payload, attempts, created_at, replayed
+    RETURNING id, entity, record_id, operation, payload, attempts + 1, created_at, replayed,
+        lost_leases
 """
 
 
@@ -54,6 +58,7 @@ class Claim:
     created_at: datetime
     token: str
     replayed: bool
+    lost_leases: int  # earlier claims of this attempt whose worker never finished
 
 
 def claim_batch(worker: str, limit: int | None = None) -> list[Claim]:
@@ -85,6 +90,7 @@ def claim_batch(worker: str, limit: int | None = None) -> list[Claim]:
             created_at=_from_db("created_at", row[6]),
             token=token,
             replayed=bool(row[7]),
+            lost_leases=row[8],
         )
         for row in rows
     ]
@@ -109,3 +115,24 @@ def _from_db(field_name: str, value: object) -> object:
 def has_claimable_entries() -> bool:
     """Whether a worker could start on something now (the poll, and a drain handing over)."""
     return QueueEntry.objects.claimable(timezone.now()).exists()
+
+
+def release_claims(claims: list[Claim], retry_at: datetime | None = None) -> int:
+    """Hand back claimed entries, their attempt unused: not started (their worker is
+    stopping), or held up by something that is not theirs. Claimable again at ``retry_at``
+    (at once by default)."""
+    if not claims:
+        return 0
+    now = timezone.now()
+    return QueueEntry.objects.filter(
+        id__in=[claim.entry_id for claim in claims],
+        status=Status.PROCESSING,
+        claim_token=claims[0].token,
+    ).update(
+        status=Case(When(attempts=0, then=Value(Status.PENDING)), default=Value(Status.FAILED)),
+        locked_by="",
+        locked_until=None,
+        claim_token="",
+        next_attempt_at=retry_at or now,
+        updated_at=now,
+    )

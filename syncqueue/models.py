@@ -81,7 +81,15 @@ class QueueEntry(models.Model):
     payload = models.JSONField(help_text="The Zoho record to apply.", encoder=ExactNumberEncoder)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     outcome = models.CharField(max_length=16, blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Attempts that ended, each with its row in the sync log."
+    )
+    lost_leases = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Claims whose worker died or stopped before finishing: not the event's "
+        "attempts, yet an event that keeps killing its worker is dead-lettered.",
+    )
     replayed = models.BooleanField(
         default=False, help_text="Put back from the dead-letter queue; resolves it on success."
     )

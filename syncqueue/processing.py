@@ -23,11 +23,13 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from entities.engine import WRITTEN, EventWrite, Outcome, plan_event
-from syncqueue.claims import Claim, claim_batch
+from syncqueue.claims import Claim, claim_batch, release_claims
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
+from syncqueue.shutdown import stop_requested
 from tds_site.db import statement_transaction
 
 logger = logging.getLogger("tds.worker")
@@ -47,7 +49,8 @@ def worker_name() -> str:
 
 
 def drain(worker: str | None = None, budget_seconds: float | None = None) -> int:
-    """Claim and apply batches until nothing is claimable or the time budget is spent.
+    """Claim and apply batches until nothing is claimable, the time budget is spent or the
+    cluster is stopping (then the claims not yet started are handed back).
 
     Losing the database (a restart, a failover) is not the events' fault: the drain waits
     for it within its budget, then goes on with the batch it holds, each entry on the same
@@ -63,7 +66,10 @@ def drain(worker: str | None = None, budget_seconds: float | None = None) -> int
             claims = _surviving_outages(lambda: claim_batch(worker), deadline)
             if not claims:
                 break
-            for claim in claims:
+            for index, claim in enumerate(claims):
+                if stop_requested():
+                    release_claims(claims[index:])
+                    return done
                 _surviving_outages(lambda claim=claim: process_claim(claim, worker), deadline)
                 done += 1
     return done
@@ -114,11 +120,18 @@ def _connection_broken() -> bool:
 # tables are still empty; such a plan could otherwise scan whole tables once they have grown,
 # or combine the link index with "product_id IS NULL" (every line of a product not yet
 # synced) in a bitmap.
+#
+# lock_timeout: a row of the ERP tables locked by someone else (a report, a person in psql)
+# makes its event wait that long at most, then step aside (BUSY_RECORD_RETRY_SECONDS)
+# instead of holding up the rest of its batch, and the records in it, for as long.
 _DRAINING_SETTINGS = {
     "synchronous_commit": "off",
     "enable_seqscan": "off",
     "enable_bitmapscan": "off",
+    "lock_timeout": "'2s'",
 }
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
+BUSY_RECORD_RETRY_SECONDS = 1
 
 
 @contextmanager
@@ -147,11 +160,12 @@ def process_claim(claim: Claim, worker: str) -> str:
     """Apply one claimed entry; returns its outcome."""
     started = time.perf_counter()
     try:
-        if claim.attempt > settings.RETRY_POLICY.max_attempts:
-            # Its earlier attempts never finished (each time the worker died or was killed
-            # and the lease ran out): it goes to the dead letters instead of looping.
+        if claim.lost_leases >= settings.RETRY_POLICY.max_attempts:
+            # Each earlier claim ended with its worker dead, killed or stopped past its
+            # lease: perhaps the event's doing, so it goes to the dead letters, not round
+            # and round.
             raise WorkerLost(
-                f"no attempt finished: the worker died or timed out {claim.attempt - 1} times"
+                f"no attempt finished: the worker died or timed out {claim.lost_leases} times"
             )
         now = timezone.now()
         write = plan_event(claim.entity, claim.operation, claim.payload, now)
@@ -169,6 +183,12 @@ def process_claim(claim: Claim, worker: str) -> str:
     except Exception as error:  # any failure is retried, then dead-lettered
         if isinstance(error, OperationalError | InterfaceError) and _connection_broken():
             raise DatabaseLost(str(error)) from error
+        if getattr(error.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            # Someone else holds the record's row: not the event's fault. Its place goes
+            # to the rest of the batch; the event comes back in a moment, same attempt.
+            logger.warning("record busy", extra={"entry_id": claim.entry_id, "worker": worker})
+            release_claims([claim], timezone.now() + timedelta(seconds=BUSY_RECORD_RETRY_SECONDS))
+            return "busy"
         return _record_failure(claim, error, started, worker)
 
 
@@ -183,7 +203,8 @@ _LEASE = (
     f"WHERE id = %s AND status = 'processing' AND claim_token = %s FOR UPDATE)"
 )
 _DONE = (
-    f"done AS (UPDATE {_QUEUE} SET status = 'completed', outcome = CASE WHEN EXISTS "
+    f"done AS (UPDATE {_QUEUE} SET status = 'completed', attempts = attempts + 1, "
+    f"outcome = CASE WHEN EXISTS "
     f"(SELECT 1 FROM {WRITTEN}) THEN '{Outcome.APPLIED}' ELSE '{Outcome.STALE}' END, "
     f"locked_until = NULL, locked_by = '', last_error = '', updated_at = %s, completed_at = %s "
     f"WHERE id IN (SELECT id FROM lease) RETURNING id, outcome)"
@@ -257,6 +278,7 @@ def _finish(claim: Claim, status: str, outcome: str, now, error: str, **extra) -
         id=claim.entry_id, status=Status.PROCESSING, claim_token=claim.token
     ).update(
         status=status,
+        attempts=F("attempts") + 1,
         outcome=outcome,
         locked_until=None,
         locked_by="",
@@ -291,7 +313,7 @@ def _record_failure(claim: Claim, error: Exception, started: float, worker: str)
     try:
         with transaction.atomic():
             now = timezone.now()
-            if claim.attempt >= policy.max_attempts:
+            if claim.attempt >= policy.max_attempts or isinstance(error, WorkerLost):
                 _finish(claim, Status.DEAD_LETTER, "dead_letter", now, message)
                 _dead_letter(claim, message, traceback.format_exc(), now)
                 outcome = "dead_letter"

@@ -24,6 +24,7 @@ def replay_dead_letters(dead_letters: QuerySet[DeadLetter], actor: str = "") -> 
         QueueEntry.objects.filter(id__in=entry_ids, status=Status.DEAD_LETTER).update(
             status=Status.PENDING,
             attempts=0,
+            lost_leases=0,
             replayed=True,
             next_attempt_at=now,
             claim_token="",

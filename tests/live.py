@@ -57,6 +57,13 @@ def process_env(**overrides: str) -> dict[str, str]:
 @contextmanager
 def live_api(tmp_path: Path, **env: str) -> Iterator[str]:
     """A real gunicorn serving tds_site.wsgi; yields its base URL."""
+    with live_api_process(tmp_path, **env) as (base, _):
+        yield base
+
+
+@contextmanager
+def live_api_process(tmp_path: Path, **env: str) -> Iterator[tuple[str, LiveProcess]]:
+    """A real gunicorn; yields its base URL and its master process."""
     port = free_port()
     process = LiveProcess(
         [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py"],
@@ -66,7 +73,7 @@ def live_api(tmp_path: Path, **env: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: answers_health(base), 30, lambda: process.output())
-        yield base
+        yield base, process
     finally:
         process.stop()
 

@@ -66,6 +66,34 @@ def test_a_due_event_behind_its_records_failed_one_is_not_claimable_work():
     assert behind.pk not in QueueEntry.objects.claimable(later).values_list("id", flat=True)
 
 
+def test_a_stopping_drain_hands_back_the_claims_it_has_not_started(monkeypatch):
+    for record_no in range(4):
+        enqueue(item("2025-01-01T00:00:00Z", item_id=str(record_no)))
+    enqueue(item("2025-01-01T00:00:00Z", item_id="9"), status=Status.FAILED, attempts=1)
+    checks = iter([False, True])  # the stop comes while the first event is being applied
+    monkeypatch.setattr(processing, "stop_requested", lambda: next(checks))
+    assert drain("w", budget_seconds=10) == 1
+    statuses = dict(QueueEntry.objects.values_list("record_id", "status"))
+    assert statuses == {
+        "0": "completed",
+        "1": "pending",
+        "2": "pending",
+        "3": "pending",
+        "9": "failed",
+    }
+    assert list(QueueEntry.objects.order_by("id").values_list("attempts", flat=True)) == [
+        1,
+        0,
+        0,
+        0,
+        1,
+    ]
+    assert set(
+        QueueEntry.objects.exclude(status="completed").values_list("claim_token", flat=True)
+    ) == {""}
+    assert len(claim_batch("w2")) == 4  # claimable again at once
+
+
 def test_events_of_one_record_apply_in_arrival_order():
     for day in (1, 2, 3):
         enqueue(item(f"2025-01-0{day}T00:00:00Z", name=f"v{day}"))
@@ -220,7 +248,8 @@ def test_an_expired_lease_is_reclaimed_and_the_late_worker_cannot_complete(setti
     QueueEntry.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
     assert has_claimable_entries()
     [fresh] = claim_batch("w2")
-    assert fresh.entry_id == late.entry_id and fresh.attempt == 2
+    assert fresh.entry_id == late.entry_id
+    assert (fresh.attempt, fresh.lost_leases) == (1, 1)  # a lost lease is not an attempt
     assert process_claim(late, "dead-worker") == "lease_lost"
     assert not erp.Product.objects.exists()  # the late transaction rolled back
     assert process_claim(fresh, "w2") == "applied"
@@ -265,7 +294,7 @@ def test_an_entry_whose_workers_keep_dying_is_dead_lettered(settings):
         claim_batch("doomed")
         QueueEntry.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
     [claim] = claim_batch("w")
-    assert claim.attempt == 3
+    assert (claim.attempt, claim.lost_leases) == (1, 2)  # the event itself never failed
     assert process_claim(claim, "w") == "dead_letter"
     dead = DeadLetter.objects.get(entry_id=entry.pk)
     assert "worker died or timed out 2 times" in dead.error

@@ -22,6 +22,7 @@ from django_q.management.commands.qcluster import Command as QClusterCommand
 from syncqueue.claims import has_claimable_entries
 from syncqueue.dispatch import enqueue_drains
 from syncqueue.heartbeat import beat
+from syncqueue.shutdown import request_stop, share_stop_request
 
 logger = logging.getLogger("tds.worker")
 
@@ -34,6 +35,7 @@ class Command(QClusterCommand):
             return super().handle(*args, **options)
         from django_q.cluster import Cluster
 
+        share_stop_request()  # before the cluster forks its processes
         cluster = Cluster()
         name = f"{socket.gethostname()}:{cluster.cluster_id.hex[:8]}:{uuid.uuid4().hex[:4]}"
         stop = threading.Event()
@@ -44,6 +46,7 @@ class Command(QClusterCommand):
 
             def handler(sig, frame, previous=previous):
                 stop.set()
+                request_stop()
                 if callable(previous):
                     previous(sig, frame)
 
