@@ -60,7 +60,9 @@ def parse_webhook(
     body: bytes,
     query: list[tuple[str, str]],
     event_header: str,
+    signed: bool,
 ) -> ParsedWebhook:
+    """``signed``: the query string and body are covered by a verified Zoho signature."""
     params = dict(query)
     document, form_key = _read_document(content_type, body, params)
     module, record = _find_record(document, form_key, event_header, path_entity)
@@ -71,7 +73,7 @@ def parse_webhook(
         module=module,
         record=record,
         record_id=record_id,
-        operation=_operation(event_header, params.get("operation"), method),
+        operation=_operation(event_header, params.get("operation"), method, signed=signed),
         event_type=event_header[:64],
         last_modified=_text(record.get("last_modified_time")),
         params=params,
@@ -168,18 +170,47 @@ def _record_id(mapping: EntityMapping, record: dict) -> str:
     return text
 
 
-def _operation(event_header: str, query_operation: str | None, method: str) -> str:
-    if event_header:
-        verb = event_header.rsplit(".", 1)[-1].strip().lower()
-        return _EVENT_VERBS.get(verb, "update")
-    if query_operation is not None:
-        operation = query_operation.strip().lower()
-        if operation not in OPERATIONS:
-            raise UnusableWebhook(
-                f"operation {query_operation!r} is not one of create, update, delete"
-            )
+def _operation(event_header: str, stated: str | None, method: str, *, signed: bool) -> str:
+    """The operation: CONTRACT §3's order, except that a signed statement cannot be overridden.
+
+    Zoho signs the query string and a form body (hence ``operation=…`` in either), never a
+    header or the method. Were X-Zoho-Event or the method to win over a signed ``operation``,
+    a captured signed update could be resent as a delete: a new event (the operation is part
+    of its identity), accepted, applied. So for a signed request the signed ``operation``
+    decides, and an X-Zoho-Event or a DELETE method naming another operation is refused as
+    unusable (kept as rejected, for operators to see). A signed request that states no
+    operation, and every token or unsigned one, keeps the contract's order: header, then
+    ``operation``, then the method. Nothing signed says what such a signed request is, so
+    set ``operation=…`` in the URL of every Zoho webhook (docs/operations.md).
+    """
+    from_header = _event_operation(event_header) if event_header else None
+    from_method = "delete" if method == "DELETE" else None  # POST and PUT state nothing
+    if signed and stated is not None:
+        operation = _stated_operation(stated)
+        for source, claimed in (("X-Zoho-Event", from_header), ("the DELETE method", from_method)):
+            if claimed is not None and claimed != operation:
+                raise UnusableWebhook(
+                    f"{source} says {claimed!r} but the signed operation is {operation!r}; "
+                    "neither the header nor the method is signed"
+                )
         return operation
-    return "delete" if method == "DELETE" else "upsert"
+    if from_header is not None:
+        return from_header
+    if stated is not None:
+        return _stated_operation(stated)
+    return from_method or "upsert"
+
+
+def _event_operation(event_header: str) -> str:
+    verb = event_header.rsplit(".", 1)[-1].strip().lower()
+    return _EVENT_VERBS.get(verb, "update")
+
+
+def _stated_operation(stated: str) -> str:
+    operation = stated.strip().lower()
+    if operation not in OPERATIONS:
+        raise UnusableWebhook(f"operation {stated!r} is not one of create, update, delete")
+    return operation
 
 
 def _text(value: Any) -> str:

@@ -28,7 +28,10 @@ from tds_site.db import statement_transaction
 SIGNATURE_HEADER = "x-zoho-webhook-signature"
 TOKEN_HEADER = "x-tds-token"
 REDACTED = "[redacted]"
-_SECRET_HEADERS = frozenset({TOKEN_HEADER, "authorization", "cookie", "proxy-authorization"})
+# The signature is a credential too: with its body it is all a replay needs.
+_SECRET_HEADERS = frozenset(
+    {TOKEN_HEADER, SIGNATURE_HEADER, "authorization", "cookie", "proxy-authorization"}
+)
 _SECRET_PARAMS = frozenset({"token"})
 
 
@@ -88,6 +91,7 @@ def ingest_webhook(request: WebhookRequest) -> IngestResult:
             body=request.body,
             query=query,
             event_header=request.headers.get("x-zoho-event", "").strip(),
+            signed=auth_method == AuthMethod.SIGNATURE,
         )
     except UnusableWebhook as error:
         event_id = _store_rejected(request, auth_method, str(error))
