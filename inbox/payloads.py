@@ -7,6 +7,7 @@ when the event is applied, so one bad field never costs the whole webhook.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -89,7 +90,10 @@ def _read_document(
         raise UnusableWebhook("the body is not UTF-8 text") from None
     if media_type(content_type) != FORM_CONTENT_TYPE:
         return _loads(text, "the body"), None
-    fields = dict(parse_qsl(text, keep_blank_values=True))
+    try:
+        fields = dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+    except UnicodeDecodeError:  # lenient decoding would store U+FFFD for what Zoho sent
+        raise UnusableWebhook("the form's fields are not UTF-8 text") from None
     for key in (*FORM_RECORD_FIELDS, *sorted(MODULE_KEYS)):
         if key in fields:
             document = _loads(fields.pop(key), f"the form field {key!r}")
@@ -105,9 +109,43 @@ def _loads(text: str, what: str) -> Any:
         raise UnusableWebhook(f"{what} is empty")
     try:
         # Decimal, never float: money keeps every digit Zoho sent (see syncqueue.jsonexact).
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as error:
+        document = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, ArithmeticError) as error:
+        # ArithmeticError: an exponent beyond what Decimal holds (1e9999999999999999999).
         raise UnusableWebhook(f"{what} is not valid JSON ({error})") from None
+    if _MAY_HOLD_UNSTORABLE_TEXT.search(text) and _holds_unstorable_text(document):
+        raise UnusableWebhook(
+            f"{what} holds text the database cannot store (a NUL character or a lone surrogate)"
+        )
+    return document
+
+
+# JSON spells a NUL or a lone surrogate only as an escape; without one, no walk is needed.
+_MAY_HOLD_UNSTORABLE_TEXT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _holds_unstorable_text(document: Any) -> bool:
+    """Whether any key or string holds what PostgreSQL refuses or UTF-8 cannot encode."""
+    pending = [document]  # a loop, not recursion: the document may be nested ~1000 deep
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value or _has_lone_surrogate(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _reject_constant(name: str) -> Any:
