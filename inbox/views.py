@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from entities.mappings import WEBHOOK_ENTITIES
 from inbox.addresses import client_address
 from inbox.body import BodyRefused, read_body
+from inbox.openapi import ENTITY_PARAMETER, WEBHOOK_BODY, WEBHOOK_PARAMETERS
 from inbox.payloads import supported_content_type
 from inbox.services import WebhookRequest, ingest_webhook
 from inbox.throttling import WebhookRateThrottle
@@ -48,7 +49,8 @@ class ZohoWebhookView(APIView):
     content_negotiation_class = JsonOnly
 
     @extend_schema(
-        request=None,
+        request=WEBHOOK_BODY,
+        parameters=WEBHOOK_PARAMETERS,
         responses={
             202: OpenApiResponse(description="Accepted and committed."),
             200: OpenApiResponse(description="The same event again."),
@@ -118,13 +120,14 @@ def _answer(body: dict, status_code: int, headers: dict | None = None) -> JsonRe
     return JsonResponse(body, status=status_code, headers=headers)
 
 
-def _operation_ids(prefix: str) -> dict:
-    return {m: extend_schema(operation_id=f"{prefix}_{m}") for m in ("post", "put", "delete")}
+def _operation_ids(prefix: str, **schema) -> dict:
+    methods = ("post", "put", "delete")
+    return {m: extend_schema(operation_id=f"{prefix}_{m}", **schema) for m in methods}
 
 
 ZohoGenericWebhookView = extend_schema_view(**_operation_ids("webhook_any_entity"))(
     type("ZohoGenericWebhookView", (ZohoWebhookView,), {})
 )
-ZohoEntityWebhookView = extend_schema_view(**_operation_ids("webhook_for_entity"))(
-    type("ZohoEntityWebhookView", (ZohoWebhookView,), {})
-)
+ZohoEntityWebhookView = extend_schema_view(
+    **_operation_ids("webhook_for_entity", parameters=[ENTITY_PARAMETER])
+)(type("ZohoEntityWebhookView", (ZohoWebhookView,), {}))
