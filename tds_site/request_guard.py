@@ -5,7 +5,8 @@ filter (the dashboard's, the admin's search) becomes a database error, a 500. Dj
 decodes a query string leniently (invalid UTF-8 turns into U+FFFD), which would let bytes
 nobody sent match or not match. Rejecting such URLs once, before any view, keeps every
 dashboard, admin and metrics endpoint from having to know. Webhooks do not pass through
-here: their query string is signed and stored as received (``inbox.services``).
+here: their query string is signed, so an authentic one is kept, readable, for operators
+(``inbox.services``).
 """
 
 from __future__ import annotations
