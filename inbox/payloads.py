@@ -7,6 +7,7 @@ when the event is applied, so one bad field never costs the whole webhook.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -60,7 +61,9 @@ def parse_webhook(
     body: bytes,
     query: list[tuple[str, str]],
     event_header: str,
+    signed: bool,
 ) -> ParsedWebhook:
+    """``signed``: the query string and body are covered by a verified Zoho signature."""
     params = dict(query)
     document, form_key = _read_document(content_type, body, params)
     module, record = _find_record(document, form_key, event_header, path_entity)
@@ -71,7 +74,7 @@ def parse_webhook(
         module=module,
         record=record,
         record_id=record_id,
-        operation=_operation(event_header, params.get("operation"), method),
+        operation=_operation(event_header, params.get("operation"), method, signed=signed),
         event_type=event_header[:64],
         last_modified=_text(record.get("last_modified_time")),
         params=params,
@@ -87,7 +90,10 @@ def _read_document(
         raise UnusableWebhook("the body is not UTF-8 text") from None
     if media_type(content_type) != FORM_CONTENT_TYPE:
         return _loads(text, "the body"), None
-    fields = dict(parse_qsl(text, keep_blank_values=True))
+    try:
+        fields = dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+    except UnicodeDecodeError:  # lenient decoding would store U+FFFD for what Zoho sent
+        raise UnusableWebhook("the form's fields are not UTF-8 text") from None
     for key in (*FORM_RECORD_FIELDS, *sorted(MODULE_KEYS)):
         if key in fields:
             document = _loads(fields.pop(key), f"the form field {key!r}")
@@ -103,9 +109,43 @@ def _loads(text: str, what: str) -> Any:
         raise UnusableWebhook(f"{what} is empty")
     try:
         # Decimal, never float: money keeps every digit Zoho sent (see syncqueue.jsonexact).
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as error:
+        document = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, ArithmeticError) as error:
+        # ArithmeticError: an exponent beyond what Decimal holds (1e9999999999999999999).
         raise UnusableWebhook(f"{what} is not valid JSON ({error})") from None
+    if _MAY_HOLD_UNSTORABLE_TEXT.search(text) and _holds_unstorable_text(document):
+        raise UnusableWebhook(
+            f"{what} holds text the database cannot store (a NUL character or a lone surrogate)"
+        )
+    return document
+
+
+# JSON spells a NUL or a lone surrogate only as an escape; without one, no walk is needed.
+_MAY_HOLD_UNSTORABLE_TEXT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _holds_unstorable_text(document: Any) -> bool:
+    """Whether any key or string holds what PostgreSQL refuses or UTF-8 cannot encode."""
+    pending = [document]  # a loop, not recursion: the document may be nested ~1000 deep
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value or _has_lone_surrogate(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _reject_constant(name: str) -> Any:
@@ -168,18 +208,47 @@ def _record_id(mapping: EntityMapping, record: dict) -> str:
     return text
 
 
-def _operation(event_header: str, query_operation: str | None, method: str) -> str:
-    if event_header:
-        verb = event_header.rsplit(".", 1)[-1].strip().lower()
-        return _EVENT_VERBS.get(verb, "update")
-    if query_operation is not None:
-        operation = query_operation.strip().lower()
-        if operation not in OPERATIONS:
-            raise UnusableWebhook(
-                f"operation {query_operation!r} is not one of create, update, delete"
-            )
+def _operation(event_header: str, stated: str | None, method: str, *, signed: bool) -> str:
+    """The operation: CONTRACT §3's order, except that a signed statement cannot be overridden.
+
+    Zoho signs the query string and a form body (hence ``operation=…`` in either), never a
+    header or the method. Were X-Zoho-Event or the method to win over a signed ``operation``,
+    a captured signed update could be resent as a delete: a new event (the operation is part
+    of its identity), accepted, applied. So for a signed request the signed ``operation``
+    decides, and an X-Zoho-Event or a DELETE method naming another operation is refused as
+    unusable (kept as rejected, for operators to see). A signed request that states no
+    operation, and every token or unsigned one, keeps the contract's order: header, then
+    ``operation``, then the method. Nothing signed says what such a signed request is, so
+    set ``operation=…`` in the URL of every Zoho webhook (docs/operations.md).
+    """
+    from_header = _event_operation(event_header) if event_header else None
+    from_method = "delete" if method == "DELETE" else None  # POST and PUT state nothing
+    if signed and stated is not None:
+        operation = _stated_operation(stated)
+        for source, claimed in (("X-Zoho-Event", from_header), ("the DELETE method", from_method)):
+            if claimed is not None and claimed != operation:
+                raise UnusableWebhook(
+                    f"{source} says {claimed!r} but the signed operation is {operation!r}; "
+                    "neither the header nor the method is signed"
+                )
         return operation
-    return "delete" if method == "DELETE" else "upsert"
+    if from_header is not None:
+        return from_header
+    if stated is not None:
+        return _stated_operation(stated)
+    return from_method or "upsert"
+
+
+def _event_operation(event_header: str) -> str:
+    verb = event_header.rsplit(".", 1)[-1].strip().lower()
+    return _EVENT_VERBS.get(verb, "update")
+
+
+def _stated_operation(stated: str) -> str:
+    operation = stated.strip().lower()
+    if operation not in OPERATIONS:
+        raise UnusableWebhook(f"operation {stated!r} is not one of create, update, delete")
+    return operation
 
 
 def _text(value: Any) -> str:

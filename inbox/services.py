@@ -28,7 +28,10 @@ from tds_site.db import statement_transaction
 SIGNATURE_HEADER = "x-zoho-webhook-signature"
 TOKEN_HEADER = "x-tds-token"
 REDACTED = "[redacted]"
-_SECRET_HEADERS = frozenset({TOKEN_HEADER, "authorization", "cookie", "proxy-authorization"})
+# The signature is a credential too: with its body it is all a replay needs.
+_SECRET_HEADERS = frozenset(
+    {TOKEN_HEADER, SIGNATURE_HEADER, "authorization", "cookie", "proxy-authorization"}
+)
 _SECRET_PARAMS = frozenset({"token"})
 
 
@@ -88,6 +91,7 @@ def ingest_webhook(request: WebhookRequest) -> IngestResult:
             body=request.body,
             query=query,
             event_header=request.headers.get("x-zoho-event", "").strip(),
+            signed=auth_method == AuthMethod.SIGNATURE,
         )
     except UnusableWebhook as error:
         event_id = _store_rejected(request, auth_method, str(error))
@@ -125,12 +129,16 @@ def dedup_key(request: WebhookRequest, parsed: ParsedWebhook) -> str:
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()
 
 
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {k: (REDACTED if k in _SECRET_HEADERS else v) for k, v in headers.items()}
+def _for_operators(values: dict[str, str], secret_names: frozenset[str]) -> dict[str, str]:
+    """The copy of headers or parameters kept in the inbox: secrets redacted, readable."""
+    return {
+        _readable(k): (REDACTED if k in secret_names else _readable(v)) for k, v in values.items()
+    }
 
 
-def redact_params(params: dict[str, str]) -> dict[str, str]:
-    return {k: (REDACTED if k in _SECRET_PARAMS else v) for k, v in params.items()}
+def _readable(text: str) -> str:
+    # PostgreSQL stores no NUL in text or JSON; the copies kept for operators show U+FFFD.
+    return text.replace("\x00", "\ufffd")
 
 
 def _inbox_values(request: WebhookRequest, auth_method: str) -> dict:
@@ -141,7 +149,7 @@ def _inbox_values(request: WebhookRequest, auth_method: str) -> dict:
         "method": request.method,
         "path": request.path[:255],
         "raw_body": request.body,
-        "headers": redact_headers(request.headers),
+        "headers": _for_operators(request.headers, _SECRET_HEADERS),
         "remote_addr": request.remote_addr,
         "auth_method": auth_method,
         "request_id": request.request_id,
@@ -150,7 +158,8 @@ def _inbox_values(request: WebhookRequest, auth_method: str) -> dict:
 
 def _store_rejected(request: WebhookRequest, auth_method: str, reason: str) -> int:
     values = _inbox_values(request, auth_method)
-    values["params"] = redact_params(dict(parse_qsl(request.query_string, keep_blank_values=True)))
+    query = dict(parse_qsl(request.query_string, keep_blank_values=True))
+    values["params"] = _for_operators(query, _SECRET_PARAMS)
     event = InboxEvent.objects.create(
         validity=Validity.REJECTED,
         rejection_reason=reason,
@@ -231,10 +240,10 @@ def _store_accepted(
         entity=parsed.entity,
         record_id=parsed.record_id,
         operation=parsed.operation,
-        event_type=parsed.event_type,
-        idempotency_key=request.headers.get("idempotency-key", "")[:255],
+        event_type=_readable(parsed.event_type),
+        idempotency_key=_readable(request.headers.get("idempotency-key", ""))[:255],
         dedup_key=key,
-        params=redact_params(parsed.params),
+        params=_for_operators(parsed.params, _SECRET_PARAMS),
     )
     inbox_params = _adapt(InboxEvent, _INBOX_COLUMNS, values)
     queue_params = _adapt(

@@ -17,6 +17,8 @@ from rest_framework.views import APIView
 
 from entities.mappings import WEBHOOK_ENTITIES
 from inbox.addresses import client_address
+from inbox.body import BodyRefused, read_body
+from inbox.openapi import ENTITY_PARAMETER, WEBHOOK_BODY, WEBHOOK_PARAMETERS
 from inbox.payloads import supported_content_type
 from inbox.services import WebhookRequest, ingest_webhook
 from inbox.throttling import WebhookRateThrottle
@@ -47,13 +49,15 @@ class ZohoWebhookView(APIView):
     content_negotiation_class = JsonOnly
 
     @extend_schema(
-        request=None,
+        request=WEBHOOK_BODY,
+        parameters=WEBHOOK_PARAMETERS,
         responses={
             202: OpenApiResponse(description="Accepted and committed."),
             200: OpenApiResponse(description="The same event again."),
             400: OpenApiResponse(description="Authentic but unusable; kept as rejected."),
             401: OpenApiResponse(description="Missing or wrong signature or token."),
             404: OpenApiResponse(description="Unknown entity."),
+            411: OpenApiResponse(description="Chunked body the server cannot end; send a length."),
             413: OpenApiResponse(description="Body too large."),
             415: OpenApiResponse(description="Unsupported content type."),
             429: OpenApiResponse(description="Rate limited."),
@@ -65,21 +69,16 @@ class ZohoWebhookView(APIView):
             return _answer({"error": f"unknown entity {entity!r}"}, status.HTTP_404_NOT_FOUND)
         django_request = request._request
         meta = django_request.META
-        length = _content_length(meta.get("CONTENT_LENGTH"))
-        if length is None:
-            return _answer({"error": "invalid Content-Length"}, status.HTTP_400_BAD_REQUEST)
-        limit = settings.WEBHOOK_MAX_BODY_BYTES
-        if length > limit:  # refuse before reading a byte of the body
-            return _answer(
-                {"error": f"body larger than {limit} bytes"},
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
         content_type = meta.get("CONTENT_TYPE", "")
         if not supported_content_type(content_type):
             return _answer(
                 {"error": "use application/json or application/x-www-form-urlencoded"},
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             )
+        try:
+            body = read_body(django_request, settings.WEBHOOK_MAX_BODY_BYTES)
+        except BodyRefused as refused:
+            return _answer({"error": refused.reason}, refused.status_code)
         result = ingest_webhook(
             WebhookRequest(
                 method=django_request.method or "POST",
@@ -87,7 +86,7 @@ class ZohoWebhookView(APIView):
                 path_entity=entity,
                 query_string=meta.get("QUERY_STRING", ""),
                 content_type=content_type,
-                body=django_request.body,
+                body=body,
                 headers={k.lower(): v for k, v in django_request.headers.items()},
                 remote_addr=client_address(django_request),
                 request_id=getattr(django_request, "request_id", ""),
@@ -121,23 +120,14 @@ def _answer(body: dict, status_code: int, headers: dict | None = None) -> JsonRe
     return JsonResponse(body, status=status_code, headers=headers)
 
 
-def _operation_ids(prefix: str) -> dict:
-    return {m: extend_schema(operation_id=f"{prefix}_{m}") for m in ("post", "put", "delete")}
+def _operation_ids(prefix: str, **schema) -> dict:
+    methods = ("post", "put", "delete")
+    return {m: extend_schema(operation_id=f"{prefix}_{m}", **schema) for m in methods}
 
 
 ZohoGenericWebhookView = extend_schema_view(**_operation_ids("webhook_any_entity"))(
     type("ZohoGenericWebhookView", (ZohoWebhookView,), {})
 )
-ZohoEntityWebhookView = extend_schema_view(**_operation_ids("webhook_for_entity"))(
-    type("ZohoEntityWebhookView", (ZohoWebhookView,), {})
-)
-
-
-def _content_length(value: str | None) -> int | None:
-    if not value:
-        return 0
-    try:
-        length = int(value)
-    except ValueError:
-        return None
-    return length if length >= 0 else None
+ZohoEntityWebhookView = extend_schema_view(
+    **_operation_ids("webhook_for_entity", parameters=[ENTITY_PARAMETER])
+)(type("ZohoEntityWebhookView", (ZohoWebhookView,), {}))

@@ -96,6 +96,10 @@ class DeadLetterListView(generics.ListAPIView):
 
     @extend_schema(
         summary="Unresolved dead letters, newest first",
+        responses={
+            200: DeadLetterSerializer(many=True),
+            404: OpenApiResponse(description="A page past the last one."),
+        },
         parameters=[
             OpenApiParameter("entity", str, description="Only this entity, e.g. invoices."),
             OpenApiParameter(

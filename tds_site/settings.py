@@ -164,6 +164,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "tds_site.middleware.RequestIdMiddleware",
+    "tds_site.request_guard.RejectUnusableUrlMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -264,6 +265,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tds_site.openapi.document_bad_request",
+    ],
 }
 
 # django-q2: the database is the broker unless REDIS_URL is set. A drain task claims

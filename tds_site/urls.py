@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tds_site.views import health
 
+handler404 = "tds_site.views.not_found"
+
 urlpatterns = [
     path("health", health, name="health"),
     path("webhooks/", include("inbox.urls")),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from django.views.defaults import page_not_found
 
 from syncqueue.heartbeat import last_beat, live_workers
 
@@ -32,3 +33,10 @@ def health(request: HttpRequest) -> JsonResponse:
             "last_worker_beat": beat.isoformat() if beat else None,
         }
     )
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A JSON 404 for the API (a dashboard id that is no id); the admin keeps its page."""
+    if request.path_info.startswith("/admin/"):
+        return page_not_found(request, exception)
+    return JsonResponse({"error": "not found"}, status=404)

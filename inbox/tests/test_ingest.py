@@ -264,7 +264,7 @@ def test_raw_payload_on_generic_path_needs_a_module(client):
     ("headers", "query", "method", "operation"),
     [
         ({"X-Zoho-Event": "invoice.created"}, "", "post", "create"),
-        ({"X-Zoho-Event": "invoice.deleted"}, "operation=update", "post", "delete"),
+        ({"X-Zoho-Event": "invoice.updated"}, "operation=update", "post", "update"),
         ({}, "operation=update", "post", "update"),
         ({}, "operation=delete", "put", "delete"),
         ({}, "", "put", "upsert"),
