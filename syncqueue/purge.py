@@ -12,7 +12,8 @@ A cutoff of now (``--days 0``) takes all finished history.
 Never touched: pending, processing, failed or dead-lettered entries, unresolved dead letters,
 and inbox events of unfinished entries. Each batch is at most ``batch_size`` ids read by key
 order from where the last one stopped, and is deleted in its own transaction, so memory stays
-bounded and the workers are never blocked for long.
+bounded and the workers are never blocked for long. Log rows and inbox events add what they
+counted to the running totals (``syncqueue.totals``) in the transaction that deletes them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from inbox.models import InboxEvent
+from syncqueue import totals
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 
 BATCH_SIZE = 5000
@@ -81,12 +83,12 @@ def purge(
         inbox_events=_in_batches(
             "inbox events",
             purgeable_inbox_events(inbox_cutoff),
-            _delete,
+            _delete_counted,
             batch_size,
             progress,
         ),
         sync_logs=_in_batches(
-            "sync logs", purgeable_logs(log_cutoff), _delete, batch_size, progress
+            "sync logs", purgeable_logs(log_cutoff), _delete_counted, batch_size, progress
         ),
     )
 
@@ -119,9 +121,14 @@ def _in_batches(
     return deleted
 
 
-def _delete(candidates: QuerySet, ids: list[int]) -> int:
+def _delete_counted(candidates: QuerySet, ids: list[int]) -> int:
+    """Delete inbox events or log rows, adding what they counted to the running totals."""
+    # Locked first, so a purge running at the same time cannot count the same rows again.
+    locked = list(candidates.filter(pk__in=ids).select_for_update().values_list("pk", flat=True))
+    rows = candidates.model.objects.filter(pk__in=locked)
+    totals.add_purged(rows)
     # No other model points at inbox events or log rows, so this is one DELETE statement.
-    count, _ = candidates.filter(pk__in=ids).delete()
+    count, _ = rows.delete()
     return count
 
 
