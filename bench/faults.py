@@ -47,7 +47,8 @@ class Injected:
 
 
 class Faults(threading.Thread):
-    """Injects the next fault at ``first_at``, ``first_at + interval``, ... seconds."""
+    """Injects the next fault at ``first_at``, ``first_at + interval``, ... seconds, before
+    ``until`` (the end of sending: the drain afterwards runs without faults)."""
 
     def __init__(
         self,
@@ -56,11 +57,13 @@ class Faults(threading.Thread):
         qcluster: ReplaceableQcluster,
         first_at: float,
         interval: float,
+        until: float,
         redis_down_for: float,
     ) -> None:
         super().__init__(daemon=True)
         self.postgres, self.redis, self.qcluster = postgres, redis, qcluster
-        self.first_at, self.interval, self.redis_down_for = first_at, interval, redis_down_for
+        self.first_at, self.interval, self.until = first_at, interval, until
+        self.redis_down_for = redis_down_for
         self.injected: list[Injected] = []
         self._finished = threading.Event()
         self._redis_back: threading.Timer | None = None
@@ -77,6 +80,8 @@ class Faults(threading.Thread):
         )
         for n in itertools.count():
             at = self.first_at + n * self.interval
+            if at >= self.until:
+                return
             if self._finished.wait(max(0.0, self._start + at - time.monotonic())):
                 return
             name, inject = next(kinds)

@@ -44,10 +44,10 @@ class Total:
     rows: Q = field(default_factory=Q)
 
     def grouped(self, queryset: QuerySet) -> QuerySet:
-        """One row per label combination: its key, then each measure."""
-        parts = [F(label) for label in self.labels]
-        joined = [part for label in parts for part in (Value(LABEL_SEPARATOR), label)][1:]
-        key = Concat(*joined, output_field=models.CharField()) if len(parts) > 1 else parts[0]
+        """One row per label combination: its key (the values joined), then each measure."""
+        key: F | Concat = F(self.labels[0])
+        for label in self.labels[1:]:
+            key = Concat(key, Value(LABEL_SEPARATOR), F(label), output_field=models.CharField())
         return queryset.filter(self.rows).values(key=key).annotate(**self.measures).order_by()
 
     def purged(self) -> QuerySet:
