@@ -157,7 +157,7 @@ class DatabaseCollector(Collector):
     def _webhooks(self):
         received = CounterMetricFamily(
             "tds_webhook_requests",
-            "Authenticated webhook requests kept in the inbox, by validity "
+            "Authenticated webhook requests received, by validity "
             "(accepted, or rejected as unusable).",
             labels=["validity"],
         )
