@@ -40,6 +40,11 @@ class Results:
     refused: list[str] = field(default_factory=list)  # 4xx other than 429: never retried
     created: int = 0
     sender_max_late: float = 0.0
+    sending_for: float = 0.0  # seconds from the first webhook's due time to the last 2xx
+
+    @property
+    def acknowledged_per_second(self) -> float:
+        return len(self.acknowledged) / self.sending_for if self.sending_for else 0.0
 
     @property
     def attempts(self) -> int:
@@ -60,13 +65,14 @@ class Sender:
         self._outstanding = 0
         self._stopping = False
         self._changed = threading.Condition()
+        self._start = time.monotonic()
 
     def run(self, seconds: float, retry_for: float) -> Results:
         """New webhooks for ``seconds``; then retries only, for at most ``retry_for``."""
         pool = [threading.Thread(target=self._deliver, daemon=True) for _ in range(self.threads)]
         for thread in pool:
             thread.start()
-        start = time.monotonic()
+        start = self._start = time.monotonic()
         for n in itertools.count():
             due = start + n / self.rate
             if due >= start + seconds:
@@ -142,6 +148,7 @@ class Sender:
             results.answers[answer] += 1
             if acknowledged:
                 results.acknowledged[response.json()["event_id"]] = time.monotonic() - webhook.due
+                results.sending_for = time.monotonic() - self._start
                 results.ack_latencies.append(took)
             elif refused:
                 results.refused.append(f"{answer} {response.text[:200]}")
