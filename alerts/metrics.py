@@ -1,16 +1,14 @@
 """Prometheus metrics, computed from the database at scrape time.
 
 Nothing is counted in process memory: every figure is a query over the shared tables, so
-any API process answers the same and no multiprocess directory is needed. The "_total"
-counters are counts of retained rows; ``tds_purge`` deleting old history shows up in
-Prometheus as a counter reset, which ``rate()`` and ``increase()`` already handle.
+any API process answers the same and no multiprocess directory is needed. Counters and the
+histogram are running totals (``syncqueue.totals``): rows kept plus rows ``tds_purge`` has
+deleted, so they only ever rise, across purges and restarts.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from django.db.models import Count, Q, Sum
+from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import (
     CollectorRegistry,
@@ -23,12 +21,10 @@ from prometheus_client.utils import floatToGoString
 
 from alerts import stats
 from alerts.models import Alert, AlertStatus, Severity
-from inbox.models import InboxEvent, Validity
+from inbox.models import Validity
+from syncqueue import totals
 from syncqueue.heartbeat import live_workers, stale_after
-from syncqueue.models import QueueEntry, SyncLog, WorkerHeartbeat
-
-# Apply latency (accepted to applied) spans milliseconds to hours once retries are involved.
-LATENCY_BUCKETS_SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+from syncqueue.models import QueueEntry, WorkerHeartbeat
 
 # SyncLog outcomes as the metric's ``outcome`` label.
 OUTCOME_LABELS = {
@@ -93,41 +89,27 @@ class DatabaseCollector(Collector):
         events = CounterMetricFamily(
             "tds_sync_events",
             "Apply attempts by entity and outcome (applied, skipped as stale, failed, "
-            "dead_lettered), from the retained sync log.",
+            "dead_lettered).",
             labels=["entity", "outcome"],
         )
-        rows = SyncLog.objects.values("entity", "outcome").annotate(n=Count("id")).order_by()
-        for row in sorted(rows, key=lambda r: (r["entity"], r["outcome"])):
-            label = OUTCOME_LABELS.get(row["outcome"], row["outcome"])
-            events.add_metric([row["entity"], label], row["n"])
+        for (entity, outcome), sums in sorted(totals.current(totals.SYNC_ATTEMPTS).items()):
+            label = OUTCOME_LABELS.get(outcome, outcome)
+            events.add_metric([entity, label], sums["attempts"])
         return events
 
     def _latency(self):
-        # Cumulative buckets counted in SQL: one pass over the log, one row per entity.
-        buckets = {
-            f"le_{i}": Count("id", filter=Q(latency_ms__lte=Decimal(str(bound * 1000))))
-            for i, bound in enumerate(LATENCY_BUCKETS_SECONDS)
-        }
-        rows = (
-            SyncLog.objects.filter(latency_ms__isnull=False)
-            .values("entity")
-            .annotate(count=Count("id"), total_ms=Sum("latency_ms"), **buckets)
-            .order_by("entity")
-        )
         histogram = HistogramMetricFamily(
             "tds_apply_latency_seconds",
             "Time from accepting an event to applying it (or skipping it as stale).",
             labels=["entity"],
         )
-        for row in rows:
+        for (entity,), sums in sorted(totals.current(totals.APPLY_LATENCY).items()):
             series = [
-                (floatToGoString(bound), row[f"le_{i}"])
-                for i, bound in enumerate(LATENCY_BUCKETS_SECONDS)
+                (floatToGoString(bound), sums[totals.bucket_measure(bound)])
+                for bound in totals.LATENCY_BUCKETS_SECONDS
             ]
-            series.append(("+Inf", row["count"]))
-            histogram.add_metric(
-                [row["entity"]], series, sum_value=float((row["total_ms"] or 0) / 1000)
-            )
+            series.append(("+Inf", sums["count"]))
+            histogram.add_metric([entity], series, sum_value=sums["sum_ms"] / 1000)
         return histogram
 
     def _alerts(self):
@@ -175,13 +157,13 @@ class DatabaseCollector(Collector):
     def _webhooks(self):
         received = CounterMetricFamily(
             "tds_webhook_requests",
-            "Authenticated webhook requests kept in the inbox, by validity "
-            "(accepted, or rejected as unusable), from the retained inbox.",
+            "Authenticated webhook requests received, by validity "
+            "(accepted, or rejected as unusable).",
             labels=["validity"],
         )
-        counts = dict.fromkeys(Validity.values, 0)
-        for row in InboxEvent.objects.values("validity").annotate(n=Count("id")).order_by():
-            counts[row["validity"]] = row["n"]
+        counts = dict.fromkeys(Validity.values, 0.0)
+        for (validity,), sums in totals.current(totals.WEBHOOKS).items():
+            counts[validity] = sums["requests"]
         for validity, count in counts.items():
             received.add_metric([validity], count)
         return received

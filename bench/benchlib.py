@@ -28,6 +28,7 @@ from tests.processes import (  # noqa: E402, F401
     descendants,
     free_port,
     tree_cpu_seconds,
+    tree_rss_bytes,
     wait_until,
 )
 
@@ -184,11 +185,15 @@ def gunicorn(env: dict[str, str], workdir: Path, workers: int):
         process.stop()
 
 
-@contextmanager
-def qcluster(env: dict[str, str], workdir: Path, name: str = "worker"):
-    process = Process(
+def start_qcluster(env: dict[str, str], workdir: Path, name: str = "worker") -> Process:
+    return Process(
         [str(VENV / "bin" / "python"), "manage.py", "qcluster"], env, workdir / f"{name}.log"
     )
+
+
+@contextmanager
+def qcluster(env: dict[str, str], workdir: Path, name: str = "worker"):
+    process = start_qcluster(env, workdir, name)
     try:
         yield process
     finally:

@@ -223,3 +223,24 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PurgedTotal(models.Model):
+    """What ``tds_purge`` deleted from a history table, summed per running total
+    (``syncqueue.totals``), label values and measure: rows kept + this = the total."""
+
+    total = models.CharField(max_length=32)
+    labels = models.CharField(max_length=255, help_text="The label values, joined by '|'.")
+    measure = models.CharField(max_length=32)
+    value = models.DecimalField(max_digits=24, decimal_places=3)
+
+    class Meta:
+        db_table = "tds_purged_totals"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["total", "labels", "measure"], name="tds_purged_totals_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.total} {self.labels} {self.measure}: {self.value}"

@@ -1,17 +1,19 @@
 """Deleting finished history older than the retention period, a batch at a time.
 
-What counts as finished (and may go):
-- queue entries ``completed`` before the cutoff, with their (resolved) dead letters, unless a
-  dead letter of theirs is still open;
-- inbox events received before the cutoff whose queue entry is completed or gone, and
+A queue entry is finished when it is ``completed`` and has no open dead letter. What goes:
+- finished entries completed before the cutoff, with their (resolved) dead letters;
+- inbox events received before the cutoff whose queue entry is finished or gone, and
   rejected events (they never had one);
 - sync log rows written before the log cutoff, unless their entry is still in the queue
-  and not completed (an open problem keeps its attempt history).
+  and not finished (an open problem keeps its attempt history).
+
+A cutoff of now (``--days 0``) takes all finished history.
 
 Never touched: pending, processing, failed or dead-lettered entries, unresolved dead letters,
 and inbox events of unfinished entries. Each batch is at most ``batch_size`` ids read by key
 order from where the last one stopped, and is deleted in its own transaction, so memory stays
-bounded and the workers are never blocked for long.
+bounded and the workers are never blocked for long. Log rows and inbox events add what they
+counted to the running totals (``syncqueue.totals``) in the transaction that deletes them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from inbox.models import InboxEvent
+from syncqueue import totals
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 
 BATCH_SIZE = 5000
@@ -31,23 +34,24 @@ BATCH_SIZE = 5000
 Progress = Callable[[str, int, int], None]  # (what, deleted so far, total)
 
 
-def purgeable_entries(cutoff: datetime) -> QuerySet[QueueEntry]:
+def finished() -> Q:
+    """A queue entry is finished: completed, with no dead letter still open."""
     open_dead_letter = DeadLetter.objects.filter(entry_id=OuterRef("pk"), resolved=False)
-    return QueueEntry.objects.filter(status=Status.COMPLETED, completed_at__lt=cutoff).exclude(
-        Exists(open_dead_letter)
-    )
+    return Q(status=Status.COMPLETED) & ~Q(Exists(open_dead_letter))
+
+
+def purgeable_entries(cutoff: datetime) -> QuerySet[QueueEntry]:
+    return QueueEntry.objects.filter(finished(), completed_at__lt=cutoff)
 
 
 def purgeable_inbox_events(cutoff: datetime) -> QuerySet[InboxEvent]:
-    unfinished = QueueEntry.objects.filter(inbox_event_id=OuterRef("pk")).exclude(
-        status=Status.COMPLETED
-    )
+    unfinished = QueueEntry.objects.filter(~finished(), inbox_event_id=OuterRef("pk"))
     return InboxEvent.objects.filter(received_at__lt=cutoff).exclude(Exists(unfinished))
 
 
 def purgeable_logs(cutoff: datetime) -> QuerySet[SyncLog]:
-    open_entry = QueueEntry.objects.filter(pk=OuterRef("entry_id")).exclude(status=Status.COMPLETED)
-    return SyncLog.objects.filter(created_at__lt=cutoff).exclude(Exists(open_entry))
+    unfinished = QueueEntry.objects.filter(~finished(), pk=OuterRef("entry_id"))
+    return SyncLog.objects.filter(created_at__lt=cutoff).exclude(Exists(unfinished))
 
 
 @dataclass(frozen=True)
@@ -77,10 +81,14 @@ def purge(
             "queue entries", purgeable_entries(inbox_cutoff), _delete_entries, batch_size, progress
         ),
         inbox_events=_in_batches(
-            "inbox events", purgeable_inbox_events(inbox_cutoff), _delete, batch_size, progress
+            "inbox events",
+            purgeable_inbox_events(inbox_cutoff),
+            _delete_counted,
+            batch_size,
+            progress,
         ),
         sync_logs=_in_batches(
-            "sync logs", purgeable_logs(log_cutoff), _delete, batch_size, progress
+            "sync logs", purgeable_logs(log_cutoff), _delete_counted, batch_size, progress
         ),
     )
 
@@ -113,9 +121,14 @@ def _in_batches(
     return deleted
 
 
-def _delete(candidates: QuerySet, ids: list[int]) -> int:
+def _delete_counted(candidates: QuerySet, ids: list[int]) -> int:
+    """Delete inbox events or log rows, adding what they counted to the running totals."""
+    # Locked first, so a purge running at the same time cannot count the same rows again.
+    locked = list(candidates.filter(pk__in=ids).select_for_update().values_list("pk", flat=True))
+    rows = candidates.model.objects.filter(pk__in=locked)
+    totals.add_purged(rows)
     # No other model points at inbox events or log rows, so this is one DELETE statement.
-    count, _ = candidates.filter(pk__in=ids).delete()
+    count, _ = rows.delete()
     return count
 
 

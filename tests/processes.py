@@ -107,6 +107,22 @@ def tree_cpu_seconds(pid: int) -> float:
     )
 
 
+def rss_bytes(pids: list[int]) -> int:
+    """Resident memory of these processes now (those that have exited count 0)."""
+    total = 0
+    for pid in pids:
+        with suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants now."""
+    return rss_bytes([pid, *descendants(pid)])
+
+
 def answers_health(base: str) -> bool:
     """Whether the API at ``base`` answers its health check with 200."""
     try:

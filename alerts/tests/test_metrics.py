@@ -7,8 +7,10 @@ import shutil
 import subprocess
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -20,7 +22,8 @@ from alerts.tests.factories import (
     SyncLogFactory,
     WorkerHeartbeatFactory,
 )
-from syncqueue.models import QueueEntry
+from inbox.models import InboxEvent
+from syncqueue.models import QueueEntry, SyncLog
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +167,73 @@ def test_database_down_gives_503(client, staff_token, monkeypatch):
     monkeypatch.setattr("alerts.metrics.stats.queue_by_status", down)
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Token {staff_token}")
     assert response.status_code == 503
+
+
+# --- counters only ever rise -----------------------------------------------------------------
+
+
+def running_totals(text: str) -> dict[str, dict[tuple, float]]:
+    """Every counter and histogram family exposed, by family, with its samples."""
+    return {
+        family.name: {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for sample in family.samples
+        }
+        for family in text_string_to_metric_families(text)
+        if family.type in ("counter", "histogram")
+    }
+
+
+def counter_samples(text: str) -> dict[tuple, float]:
+    return {key: value for series in running_totals(text).values() for key, value in series.items()}
+
+
+def purge_everything_finished() -> str:
+    out = StringIO()
+    call_command("tds_purge", "--days", "0", "--batch-size", "2", stdout=out)
+    return out.getvalue()
+
+
+def test_every_counter_keeps_its_value_across_a_purge(client, staff_token, small_run):
+    """Iterates what /metrics exposes, so a counter added later cannot escape."""
+    before = running_totals(scrape(client, staff_token))
+    untested = sorted(name for name, series in before.items() if not any(series.values()))
+    assert untested == [], "give these counters rows in small_run, so purging them is tested"
+    # The factory's entry ids may be those of unfinished entries, whose history is kept.
+    SyncLog.objects.update(entry_id=0)
+    logs, events = SyncLog.objects.count(), InboxEvent.objects.count()
+
+    out = purge_everything_finished()
+
+    assert f"{logs} sync logs" in out and f"{events} inbox events" in out
+    assert SyncLog.objects.count() == 0 and InboxEvent.objects.count() == 0
+    assert running_totals(scrape(client, staff_token)) == before
+
+
+# The histogram's buckets that a latency of 0.06 s falls in.
+LATENCY_60MS_AND_UP = (
+    *("0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0", "30.0", "60.0"),
+    *("300.0", "900.0", "3600.0", "+Inf"),
+)
+
+
+def test_counters_rise_again_after_a_purge(client, staff_token, small_run):
+    purge_everything_finished()
+    before = counter_samples(scrape(client, staff_token))
+
+    SyncLogFactory(entity="invoices", outcome="applied", latency_ms=Decimal("60"))
+    InboxEventFactory(validity="rejected", entity="")
+    after = counter_samples(scrape(client, staff_token))
+
+    risen = {key: after[key] - before[key] for key in after if after[key] != before.get(key)}
+    invoices = (("entity", "invoices"),)
+    assert risen == {
+        ("tds_sync_events_total", (("entity", "invoices"), ("outcome", "applied"))): 1,
+        ("tds_webhook_requests_total", (("validity", "rejected"),)): 1,
+        **{
+            ("tds_apply_latency_seconds_bucket", (*invoices, ("le", le))): 1
+            for le in LATENCY_60MS_AND_UP
+        },
+        ("tds_apply_latency_seconds_count", invoices): 1,
+        ("tds_apply_latency_seconds_sum", invoices): pytest.approx(0.06),
+    }

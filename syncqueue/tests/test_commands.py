@@ -131,10 +131,15 @@ def _history(old_days: int = 30) -> dict[str, object]:
         status=Status.COMPLETED, completed_at=old
     )
     rows["replayed"] = replayed
-    # A completed entry with a dead letter still open (should not happen; never purged).
+    # A completed entry with a dead letter still open (should not happen; never purged, nor
+    # its inbox event or attempt history).
     odd = make_dead_letter(record_id="odd")
-    QueueEntry.objects.filter(pk=odd.entry_id).update(status=Status.COMPLETED, completed_at=old)
-    rows["odd"] = odd
+    odd_event = make_event(record_id="odd", received_at=old)
+    QueueEntry.objects.filter(pk=odd.entry_id).update(
+        status=Status.COMPLETED, completed_at=old, inbox_event_id=odd_event.pk
+    )
+    make_log(odd.entry, "dead_letter", created_at=old)
+    rows["odd"], rows["odd-event"] = odd, odd_event
     rows["rejected"] = make_event(
         entity="", record_id="", validity="rejected", received_at=old, rejection_reason="bad"
     )
@@ -170,6 +175,8 @@ def test_purge_deletes_finished_history_only():
     assert not QueueEntry.objects.filter(pk=rows["replayed"].entry_id).exists()
     assert not DeadLetter.objects.filter(pk=rows["replayed"].pk).exists()
     assert DeadLetter.objects.filter(pk=rows["odd"].pk).exists()  # open: kept with its entry
+    assert InboxEvent.objects.filter(pk=rows["odd-event"].pk).exists()
+    assert SyncLog.objects.filter(entry_id=rows["odd"].entry_id).exists()
     assert QueueEntry.objects.filter(pk=rows["fresh"].pk).exists()
 
     assert not InboxEvent.objects.filter(pk=rows["event-completed"].pk).exists()
@@ -186,6 +193,19 @@ def test_purge_deletes_finished_history_only():
     assert "deleted 0 queue entries, 0 inbox events, 0 sync logs" in again
 
 
+def test_purge_days_zero_takes_all_finished_history_and_nothing_else():
+    _history()
+    out = run("tds_purge", "--days", "0")
+    assert "(0 days)" in out
+    assert "deleted 3 queue entries, 3 inbox events, 2 sync logs" in out  # the fresh ones too
+
+    unfinished = {"old-pending", "old-processing", "old-failed", "old-dead_letter", "odd"}
+    assert set(QueueEntry.objects.values_list("record_id", flat=True)) == unfinished
+    assert set(InboxEvent.objects.values_list("record_id", flat=True)) == unfinished
+    assert set(SyncLog.objects.values_list("record_id", flat=True)) == unfinished
+    assert set(DeadLetter.objects.values_list("record_id", flat=True)) == {"odd"}
+
+
 def test_purge_defaults_come_from_the_retention_settings(settings):
     settings.INBOX_RETENTION_DAYS = 7
     settings.LOG_RETENTION_DAYS = 90
@@ -200,7 +220,7 @@ def test_purge_defaults_come_from_the_retention_settings(settings):
 @pytest.mark.parametrize(
     ("args", "named"),
     [
-        (("--days", "0"), "--days"),
+        (("--days", "-1"), "--days"),
         (("--days", "-3"), "--days"),
         (("--days", "ten"), "--days"),
         (("--batch-size", "0"), "--batch-size"),

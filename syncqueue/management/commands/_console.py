@@ -7,13 +7,13 @@ import getpass
 from django.core.management.base import CommandError
 
 
-def positive_int(option: str, value: str) -> int:
+def whole_number(option: str, value: str, minimum: int = 1) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        number = 0
-    if number < 1:
-        raise CommandError(f"{option}: {value!r} is not a positive whole number")
+        number = minimum - 1
+    if number < minimum:
+        raise CommandError(f"{option}: {value!r} is not a whole number >= {minimum}")
     return number
 
 

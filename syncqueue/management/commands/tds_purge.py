@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from syncqueue.management.commands._console import positive_int
+from syncqueue.management.commands._console import whole_number
 from syncqueue.purge import BATCH_SIZE, count_purgeable, purge
 
 
@@ -21,15 +21,17 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--days", metavar="N", help="Keep N days of everything.")
+        parser.add_argument(
+            "--days", metavar="N", help="Keep N days of everything (0: purge all finished history)."
+        )
         parser.add_argument("--batch-size", metavar="N", default=str(BATCH_SIZE))
         parser.add_argument("--dry-run", action="store_true", help="Count, delete nothing.")
 
     def handle(self, *args, days: str | None, batch_size: str, dry_run: bool, **_):
-        batch = positive_int("--batch-size", batch_size)
+        batch = whole_number("--batch-size", batch_size)
         inbox_days = log_days = None
         if days is not None:
-            inbox_days = log_days = positive_int("--days", days)
+            inbox_days = log_days = whole_number("--days", days, minimum=0)
         else:
             inbox_days = settings.INBOX_RETENTION_DAYS
             log_days = settings.LOG_RETENTION_DAYS

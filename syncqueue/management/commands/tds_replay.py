@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from entities.mappings import BY_ENTITY
 from syncqueue.console import replay
-from syncqueue.management.commands._console import cli_actor, positive_int
+from syncqueue.management.commands._console import cli_actor, whole_number
 from syncqueue.models import DeadLetter
 
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
 
     def _select(self, ids: list[str], entity: str | None) -> QuerySet[DeadLetter]:
         if ids:
-            wanted = {positive_int("--id", value) for value in ids}
+            wanted = {whole_number("--id", value) for value in ids}
             known = set(DeadLetter.objects.filter(pk__in=wanted).values_list("pk", flat=True))
             missing = sorted(wanted - known)
             if missing:
