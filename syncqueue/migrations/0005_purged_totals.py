@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncqueue', '0003_exact_numbers_in_payloads'),
+        ('syncqueue', '0004_lost_leases'),
     ]
 
     operations = [
