@@ -171,7 +171,6 @@ fi
 step "6. Database and static files"
 manage check --deploy --fail-level WARNING
 manage migrate --no-input
-manage createcachetable
 # As root: the files belong to root and nginx only reads them.
 run "$VENV/bin/python" "$PREFIX/manage.py" collectstatic --no-input --clear -v0
 

@@ -152,6 +152,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
+    "tds_site",  # its migrations: the database cache's table
     # TDS Core: the data flows inbox -> syncqueue -> entities; alerts watch them all.
     # syncqueue comes before django_q so that its `qcluster` (django-q2's, plus the
     # worker heartbeat and the safety-net poll) is the one manage.py runs.
