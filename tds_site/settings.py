@@ -18,6 +18,7 @@ from tds_site.config import (
     database_settings,
     read_dotenv,
 )
+from tds_site.timings import worker_timings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -263,15 +264,16 @@ SPECTACULAR_SETTINGS = {
 }
 
 # django-q2: the database is the broker unless REDIS_URL is set. A drain task claims
-# entries under a lease; the task timeout stays well inside that lease and django-q2's
+# entries under a lease; the task timeout stays inside that lease and django-q2's
 # re-delivery (`retry`) comes after the timeout, so a re-delivered task never finds an
-# entry that the first run still holds.
-DRAIN_TASK_SECONDS = 60
+# entry that the first run still holds (tds_site.timings).
+_timings = worker_timings(STUCK_EVENT_SECONDS)  # noqa: F821
+DRAIN_TASK_SECONDS = _timings.drain_seconds
 Q_CLUSTER = {
     "name": "tds_core",
     "workers": WORKER_CONCURRENCY,  # noqa: F821
-    "timeout": DRAIN_TASK_SECONDS + 30,
-    "retry": DRAIN_TASK_SECONDS + 60,
+    "timeout": _timings.task_timeout,
+    "retry": _timings.task_retry,
     "max_attempts": 1,
     "queue_limit": WORKER_CONCURRENCY * 2,  # noqa: F821
     "save_limit": 200,

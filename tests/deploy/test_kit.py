@@ -69,10 +69,12 @@ def test_nginx_body_limit_matches_the_app_limit():
     assert int(env_example()["WEBHOOK_MAX_BODY_BYTES"]) == 1024 * 1024
 
 
-def test_check_deploy_with_env_example_reports_nothing(tmp_path):
+@pytest.mark.parametrize("stuck_minutes", ["1", "15"])
+def test_check_deploy_with_env_example_reports_nothing(tmp_path, stuck_minutes):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "ZOHO_"))}
     env.update(env_example())
     env.update(
+        STUCK_EVENT_MINUTES=stuck_minutes,  # any lease of a minute or more is valid
         SECRET_KEY=secrets.token_urlsafe(48),
         ZOHO_WEBHOOK_SECRETS="Abc123" + secrets.token_hex(10),
         DATABASE_PASSWORD="not-used-by-check",
