@@ -175,13 +175,16 @@ manage migrate --no-input
 run "$VENV/bin/python" "$PREFIX/manage.py" collectstatic --no-input --clear -v0
 
 step "7. systemd units"
-for unit in tds-core-api.socket tds-core-api.service tds-core-worker.service; do
+for unit in tds-core-api.socket tds-core-api.service tds-core-worker.service \
+  tds-core-watchdog.service tds-core-watchdog.timer; do
   adapt "$SRC/deploy/$unit" | put "$SYSTEMD_DIR/$unit" 0644 root:root
 done
 if [ -d /run/systemd/system ] || [ "$DRY_RUN" = 1 ]; then
   run systemctl daemon-reload
   run systemctl enable tds-core-api.socket tds-core-api.service tds-core-worker.service
   run systemctl start tds-core-api.socket
+  # worker_down from outside the worker: its own monitor cannot report its death.
+  run systemctl enable --now tds-core-watchdog.timer
   # A running API reloads gracefully (new workers, new code); otherwise it starts.
   run systemctl reload-or-restart tds-core-api.service
   # SIGTERM: the worker finishes the tasks in hand, then the new code takes over.

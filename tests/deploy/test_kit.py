@@ -16,7 +16,13 @@ import pytest
 
 from tests.deploy.conftest import DEPLOY, ROOT, VENV_BIN
 
-UNITS = ("tds-core-api.service", "tds-core-api.socket", "tds-core-worker.service")
+UNITS = (
+    "tds-core-api.service",
+    "tds-core-api.socket",
+    "tds-core-worker.service",
+    "tds-core-watchdog.service",
+    "tds-core-watchdog.timer",
+)
 
 # CONTRACT §2: the deployment guide's variables plus the added ones.
 _NAMES = """APP_NAME ENV DEBUG API_HOST API_PORT API_WORKERS DATABASE_HOST DATABASE_PORT
@@ -202,18 +208,36 @@ def unit_settings(name: str) -> dict[str, list[str]]:
     return values
 
 
-@pytest.mark.parametrize("name", ["tds-core-api.service", "tds-core-worker.service"])
+@pytest.mark.parametrize(
+    "name", ["tds-core-api.service", "tds-core-worker.service", "tds-core-watchdog.service"]
+)
 def test_units_run_unprivileged_and_hardened(name):
     unit = unit_settings(name)
     assert unit["User"] == ["tds"] and unit["Group"] == ["tds"]
     assert unit["EnvironmentFile"] == ["/opt/tds_core/.env"]
+    for key in ("ProtectSystem", "ProtectHome", "PrivateTmp", "NoNewPrivileges"):
+        assert unit[key] in (["strict"], ["true"]), key
+    assert unit["CapabilityBoundingSet"] == [""]
+
+
+@pytest.mark.parametrize("name", ["tds-core-api.service", "tds-core-worker.service"])
+def test_long_running_units_restart_and_stop_gracefully(name):
+    unit = unit_settings(name)
     assert unit["Restart"] == ["on-failure"]
     assert unit["LimitNOFILE"] == ["65536"]
     assert unit["KillMode"] == ["mixed"]
     assert "MemoryMax" in unit and "MemoryLimit" not in unit
-    for key in ("ProtectSystem", "ProtectHome", "PrivateTmp", "NoNewPrivileges"):
-        assert unit[key] in (["strict"], ["true"]), key
-    assert unit["CapabilityBoundingSet"] == [""]
+
+
+def test_watchdog_timer_runs_worker_down_from_outside_the_worker():
+    service = unit_settings("tds-core-watchdog.service")
+    assert service["Type"] == ["oneshot"]
+    assert service["ExecStart"] == [
+        "/opt/tds_core/venv/bin/python manage.py tds_monitor --once --only worker_down"
+    ]
+    timer = unit_settings("tds-core-watchdog.timer")
+    assert timer["OnCalendar"] == ["minutely"]
+    assert timer["WantedBy"] == ["timers.target"]
 
 
 def test_api_unit_is_notify_with_graceful_reload():
@@ -265,6 +289,9 @@ def test_install_dry_run_prints_the_steps_and_changes_nothing(tmp_path):
             "manage.py collectstatic",
             "write /etc/systemd/system/tds-core-api.service",
             "write /etc/systemd/system/tds-core-worker.service",
+            "write /etc/systemd/system/tds-core-watchdog.service",
+            "write /etc/systemd/system/tds-core-watchdog.timer",
+            "systemctl enable --now tds-core-watchdog.timer",
             "systemctl enable",
             "/etc/nginx/sites-enabled/tds-core",
             "nginx -t",
