@@ -72,11 +72,6 @@ adapt() {
   sed -e "s|/opt/tds_core|$PREFIX|g" -e "s|^User=tds$|User=$APP_USER|" \
     -e "s|^Group=tds$|Group=$APP_USER|" -e "s|api\.tsh\.sale|$SERVER_NAME|g" "$1"
 }
-random_alnum() {
-  python3 -c 'import secrets, string, sys
-alphabet = string.ascii_letters + string.digits
-print("".join(secrets.choice(alphabet) for _ in range(int(sys.argv[1]))))' "$1"
-}
 
 [ "$DRY_RUN" = 1 ] && echo "DRY RUN: nothing is changed."
 if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
@@ -144,20 +139,11 @@ if [ -f "$ENV_FILE" ]; then
     <(sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$ENV_FILE" | sort -u) | tr '\n' ' ')"
   [ -z "$missing" ] || note "not set in .env (defaults apply): $missing"
 else
-  edits=(
-    -e "s|^SECRET_KEY=CHANGE_ME\$|SECRET_KEY=$(random_alnum 64)|"
-    -e "s|^ZOHO_WEBHOOK_SECRETS=CHANGE_ME\$|ZOHO_WEBHOOK_SECRETS=$(random_alnum 40)|"
-    -e "s|^ALLOWED_HOSTS=.*|ALLOWED_HOSTS=$SERVER_NAME,localhost,127.0.0.1|"
-    -e "s|/opt/tds_core|$PREFIX|g"
-  )
-  # A DATABASE_URL given to the installer wins over the DATABASE_* set.
-  if [ -n "${DATABASE_URL:-}" ]; then
-    edits+=(-e "s|^DATABASE_PASSWORD=CHANGE_ME\$|DATABASE_PASSWORD=|")
-  fi
-  {
-    sed "${edits[@]}" "$SRC/deploy/env.example"
-    if [ -n "${DATABASE_URL:-}" ]; then printf 'DATABASE_URL=%s\n' "$DATABASE_URL"; fi
-  } | put "$ENV_FILE" 0640 "root:$APP_USER"
+  # The secrets are made inside render_env.py and reach the file through a pipe: never a
+  # command line, which every user can read in ps.
+  TDS_PREFIX="$PREFIX" TDS_SERVER_NAME="$SERVER_NAME" \
+    "$PYTHON" "$SRC/deploy/render_env.py" "$SRC/deploy/env.example" |
+    put "$ENV_FILE" 0640 "root:$APP_USER"
   note "generated SECRET_KEY (64 chars) and a webhook secret (40 chars); not shown here."
   note "Zoho needs the webhook secret: grep ZOHO_WEBHOOK_SECRETS $ENV_FILE"
 fi

@@ -308,6 +308,54 @@ def test_install_dry_run_prints_the_steps_and_changes_nothing(tmp_path):
     assert snapshot(watched) == before
 
 
+def render_env(**env: str) -> dict[str, str]:
+    result = subprocess.run(
+        [sys.executable, str(DEPLOY / "render_env.py"), str(DEPLOY / "env.example")],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(re.findall(r"^([A-Z_][A-Z0-9_]*)=(.*)$", result.stdout, re.M))
+
+
+def test_render_env_fills_in_a_first_install():
+    first = render_env(TDS_PREFIX="/srv/tds", TDS_SERVER_NAME="erp.example.com")
+    assert re.fullmatch(r"[A-Za-z0-9]{64}", first["SECRET_KEY"])
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", first["ZOHO_WEBHOOK_SECRETS"])
+    assert first["ALLOWED_HOSTS"] == "erp.example.com,localhost,127.0.0.1"
+    assert first["DATABASE_PASSWORD"] == "CHANGE_ME"  # no DATABASE_URL: install.sh stops
+    assert "DATABASE_URL" not in first
+    assert "/opt/tds_core" not in "".join(first.values())
+    assert first["STATIC_ROOT"] == "/srv/tds/staticfiles"
+    url = "postgres://tds:pw@localhost:5432/tsh_erp"
+    second = render_env(TDS_PREFIX="/opt/tds_core", TDS_SERVER_NAME="a.b", DATABASE_URL=url)
+    assert (second["DATABASE_URL"], second["DATABASE_PASSWORD"]) == (url, "")
+    assert second["SECRET_KEY"] != first["SECRET_KEY"]
+    assert second["ZOHO_WEBHOOK_SECRETS"] != first["ZOHO_WEBHOOK_SECRETS"]
+
+
+def test_install_puts_no_secret_on_a_command_line(tmp_path):
+    """Every program install.sh starts, with its arguments as ps shows them: none carries a
+    generated secret (a run of 40+ letters and digits)."""
+    strace = need("strace")
+    trace = tmp_path / "execve.txt"
+    prefix = tmp_path / "opt" / "tds_core"
+    tracer = [strace, "-f", "-qq", "-e", "trace=execve", "-s", "65536", "-o", str(trace)]
+    install = ["bash", str(DEPLOY / "install.sh"), "--dry-run", "--skip-packages"]
+    result = subprocess.run(
+        [*tracer, *install, "--prefix", str(prefix)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = [line for line in trace.read_text().splitlines() if "execve(" in line]
+    leaked = [c for c in calls if re.search(r"(?<![A-Za-z0-9])[A-Za-z0-9]{40,}(?![A-Za-z0-9])", c)]
+    assert leaked == []
+    assert any("render_env.py" in call for call in calls)  # the .env was rendered
+
+
 def test_install_refuses_unknown_arguments():
     result = subprocess.run(
         ["bash", str(DEPLOY / "install.sh"), "--dry-run", "--frobnicate"],
