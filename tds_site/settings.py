@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from tds_site.config import (
@@ -149,6 +150,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",  # admin login brute-force lockout (AXES_* below)
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -174,6 +176,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # What /webhooks/ runs through (tds_site.handlers): a request id and the HTTPS rules.
@@ -286,6 +290,21 @@ if REDIS_URL:  # noqa: F821
     Q_CLUSTER["redis"] = REDIS_URL  # noqa: F821
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Admin logins: five wrong passwords for one username from one address lock that pair out
+# for 15 minutes (429), even with the right password; other addresses can still log in.
+# The address is the client's as the rate limit sees it (TRUSTED_PROXIES).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "inbox.addresses.client_address"
+AXES_RESET_ON_SUCCESS = True
+# Failures are what matter; a row per successful login would only grow.
+AXES_DISABLE_ACCESS_LOG = True
 
 # Security: production is hardened so that `check --deploy` is clean.
 SESSION_COOKIE_HTTPONLY = True
