@@ -136,3 +136,8 @@ CHECKS: tuple[Callable[[datetime], Reading], ...] = (
     check_oldest_pending,
     check_worker_down,
 )
+
+
+def check_code(check: Callable[[datetime], Reading]) -> str:
+    """The alert code a check reads: ``check_worker_down`` -> ``worker_down``."""
+    return check.__name__.removeprefix("check_")

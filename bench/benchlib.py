@@ -129,7 +129,6 @@ def manage(env: dict[str, str], *args: str) -> None:
 def migrate(database_url: str) -> None:
     env = process_env(database_url)
     manage(env, "migrate", "-v0")
-    manage(env, "createcachetable")
 
 
 class Process(LiveProcess):

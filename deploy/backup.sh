@@ -31,7 +31,7 @@ ERP_TABLES=(products customers vendors invoices invoice_lines bills bill_lines c
   stock_adjustment_lines price_lists price_list_items)
 # Patterns; --strict-names makes a pattern that matches nothing an error (a wrong database).
 TABLES=('tds_*' "${ERP_TABLES[@]}" 'django_q_*' django_migrations django_content_type
-  'auth_*' authtoken_token django_admin_log)
+  'auth_*' authtoken_token django_admin_log 'axes_*')
 args=()
 for table in "${TABLES[@]}"; do args+=(--table="public.$table"); done
 

@@ -72,11 +72,6 @@ adapt() {
   sed -e "s|/opt/tds_core|$PREFIX|g" -e "s|^User=tds$|User=$APP_USER|" \
     -e "s|^Group=tds$|Group=$APP_USER|" -e "s|api\.tsh\.sale|$SERVER_NAME|g" "$1"
 }
-random_alnum() {
-  python3 -c 'import secrets, string, sys
-alphabet = string.ascii_letters + string.digits
-print("".join(secrets.choice(alphabet) for _ in range(int(sys.argv[1]))))' "$1"
-}
 
 [ "$DRY_RUN" = 1 ] && echo "DRY RUN: nothing is changed."
 if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
@@ -144,20 +139,11 @@ if [ -f "$ENV_FILE" ]; then
     <(sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' "$ENV_FILE" | sort -u) | tr '\n' ' ')"
   [ -z "$missing" ] || note "not set in .env (defaults apply): $missing"
 else
-  edits=(
-    -e "s|^SECRET_KEY=CHANGE_ME\$|SECRET_KEY=$(random_alnum 64)|"
-    -e "s|^ZOHO_WEBHOOK_SECRETS=CHANGE_ME\$|ZOHO_WEBHOOK_SECRETS=$(random_alnum 40)|"
-    -e "s|^ALLOWED_HOSTS=.*|ALLOWED_HOSTS=$SERVER_NAME,localhost,127.0.0.1|"
-    -e "s|/opt/tds_core|$PREFIX|g"
-  )
-  # A DATABASE_URL given to the installer wins over the DATABASE_* set.
-  if [ -n "${DATABASE_URL:-}" ]; then
-    edits+=(-e "s|^DATABASE_PASSWORD=CHANGE_ME\$|DATABASE_PASSWORD=|")
-  fi
-  {
-    sed "${edits[@]}" "$SRC/deploy/env.example"
-    if [ -n "${DATABASE_URL:-}" ]; then printf 'DATABASE_URL=%s\n' "$DATABASE_URL"; fi
-  } | put "$ENV_FILE" 0640 "root:$APP_USER"
+  # The secrets are made inside render_env.py and reach the file through a pipe: never a
+  # command line, which every user can read in ps.
+  TDS_PREFIX="$PREFIX" TDS_SERVER_NAME="$SERVER_NAME" \
+    "$PYTHON" "$SRC/deploy/render_env.py" "$SRC/deploy/env.example" |
+    put "$ENV_FILE" 0640 "root:$APP_USER"
   note "generated SECRET_KEY (64 chars) and a webhook secret (40 chars); not shown here."
   note "Zoho needs the webhook secret: grep ZOHO_WEBHOOK_SECRETS $ENV_FILE"
 fi
@@ -171,18 +157,20 @@ fi
 step "6. Database and static files"
 manage check --deploy --fail-level WARNING
 manage migrate --no-input
-manage createcachetable
 # As root: the files belong to root and nginx only reads them.
 run "$VENV/bin/python" "$PREFIX/manage.py" collectstatic --no-input --clear -v0
 
 step "7. systemd units"
-for unit in tds-core-api.socket tds-core-api.service tds-core-worker.service; do
+for unit in tds-core-api.socket tds-core-api.service tds-core-worker.service \
+  tds-core-watchdog.service tds-core-watchdog.timer; do
   adapt "$SRC/deploy/$unit" | put "$SYSTEMD_DIR/$unit" 0644 root:root
 done
 if [ -d /run/systemd/system ] || [ "$DRY_RUN" = 1 ]; then
   run systemctl daemon-reload
   run systemctl enable tds-core-api.socket tds-core-api.service tds-core-worker.service
   run systemctl start tds-core-api.socket
+  # worker_down from outside the worker: its own monitor cannot report its death.
+  run systemctl enable --now tds-core-watchdog.timer
   # A running API reloads gracefully (new workers, new code); otherwise it starts.
   run systemctl reload-or-restart tds-core-api.service
   # SIGTERM: the worker finishes the tasks in hand, then the new code takes over.

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
+
+import csp.constants as csp
 
 from tds_site.config import (
     ENVIRONMENTS,
@@ -18,6 +21,7 @@ from tds_site.config import (
     database_settings,
     read_dotenv,
 )
+from tds_site.timings import worker_timings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -148,10 +152,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",  # admin login brute-force lockout (AXES_* below)
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
+    "tds_site",  # its migrations: the database cache's table
     # TDS Core: the data flows inbox -> syncqueue -> entities; alerts watch them all.
     # syncqueue comes before django_q so that its `qcluster` (django-q2's, plus the
     # worker heartbeat and the safety-net poll) is the one manage.py runs.
@@ -173,6 +179,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # What /webhooks/ runs through (tds_site.handlers): a request id and the HTTPS rules.
@@ -272,15 +281,16 @@ SPECTACULAR_SETTINGS = {
 }
 
 # django-q2: the database is the broker unless REDIS_URL is set. A drain task claims
-# entries under a lease; the task timeout stays well inside that lease and django-q2's
+# entries under a lease; the task timeout stays inside that lease and django-q2's
 # re-delivery (`retry`) comes after the timeout, so a re-delivered task never finds an
-# entry that the first run still holds.
-DRAIN_TASK_SECONDS = 60
+# entry that the first run still holds (tds_site.timings).
+_timings = worker_timings(STUCK_EVENT_SECONDS)  # noqa: F821
+DRAIN_TASK_SECONDS = _timings.drain_seconds
 Q_CLUSTER = {
     "name": "tds_core",
     "workers": WORKER_CONCURRENCY,  # noqa: F821
-    "timeout": DRAIN_TASK_SECONDS + 30,
-    "retry": DRAIN_TASK_SECONDS + 60,
+    "timeout": _timings.task_timeout,
+    "retry": _timings.task_retry,
     "max_attempts": 1,
     "queue_limit": WORKER_CONCURRENCY * 2,  # noqa: F821
     "save_limit": 200,
@@ -293,6 +303,42 @@ if REDIS_URL:  # noqa: F821
     Q_CLUSTER["redis"] = REDIS_URL  # noqa: F821
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Admin logins: five wrong passwords for one username from one address lock that pair out
+# for 15 minutes (429), even with the right password; other addresses can still log in.
+# The address is the client's as the rate limit sees it (TRUSTED_PROXIES).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "inbox.addresses.client_address"
+AXES_RESET_ON_SUCCESS = True
+# Failures are what matter; a row per successful login would only grow.
+AXES_DISABLE_ACCESS_LOG = True
+# Not a line at every start of every command (the watchdog starts one a minute); lockouts
+# are still logged.
+AXES_VERBOSE = False
+
+# Content-Security-Policy of every page but the webhooks (JSON only, WEBHOOK_MIDDLEWARE):
+# scripts and styles from this site only. The one inline block left, Swagger UI's <style>,
+# carries the request's nonce; the admin's SVG chart and Swagger UI's icons need data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 # Security: production is hardened so that `check --deploy` is clean.
 SESSION_COOKIE_HTTPONLY = True

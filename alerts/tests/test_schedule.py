@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from django_q.models import Schedule
 
 from alerts.models import Alert
 from alerts.monitor import run_scheduled
 from alerts.schedule import SCHEDULE_NAME, ensure_schedule
-from alerts.tests.factories import QueueEntryFactory
+from alerts.tests.factories import QueueEntryFactory, WorkerHeartbeatFactory
+from syncqueue.models import WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +81,29 @@ def test_a_spawned_worker_brings_the_schedule_in_line(settings):
     settings.MONITORING_INTERVAL = 600
     post_spawn.send(sender="django_q", proc_name="test")
     assert Schedule.objects.get(name=SCHEDULE_NAME).minutes == 10
+
+
+def test_only_worker_down_raises_and_resolves_it_without_a_worker(capsys, settings):
+    """What the API host's watchdog timer runs: the only worker is dead, so no monitor of
+    its own reports it."""
+    settings.ALERT_PENDING_WARNING = 0  # a backlog too, which --only leaves alone
+    QueueEntryFactory()
+    beat = WorkerHeartbeatFactory(last_beat_at=timezone.now() - timedelta(minutes=5))
+
+    call_command("tds_monitor", "--once", "--only", "worker_down")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:3] for line in lines] == [["worker_down", "CRITICAL", "opened"]]
+    assert list(Alert.objects.values_list("code", "status")) == [("worker_down", "open")]
+
+    WorkerHeartbeat.objects.filter(pk=beat.pk).update(last_beat_at=timezone.now())
+    call_command("tds_monitor", "--once", "--only", "worker_down")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:3] for line in lines] == [["worker_down", "OK", "resolved"]]
+    assert list(Alert.objects.values_list("code", "status")) == [("worker_down", "resolved")]
+
+
+def test_only_needs_once_and_a_known_code():
+    with pytest.raises(CommandError, match="--only goes with --once"):
+        call_command("tds_monitor", "--schedule", "--only", "worker_down")
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("tds_monitor", "--once", "--only", "worker_up")

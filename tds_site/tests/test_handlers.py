@@ -51,3 +51,19 @@ def test_everything_else_runs_through_the_full_middleware():
     assert headers["X-Request-ID"]
     assert headers["X-Frame-Options"] == "DENY"
     assert "csrftoken" in headers.get("Set-Cookie", "")
+
+
+def test_only_the_full_stack_runs_the_login_lockout(monkeypatch):
+    from axes.middleware import AxesMiddleware
+
+    seen: list[str] = []
+    original = AxesMiddleware.__call__
+
+    def counting(self, request):
+        seen.append(request.path)
+        return original(self, request)
+
+    monkeypatch.setattr(AxesMiddleware, "__call__", counting)
+    assert call("POST", "/webhooks/zoho/invoices/", b'{"invoice": {}}')[0].startswith("401")
+    assert call("GET", "/admin/login/")[0].startswith("200")
+    assert seen == ["/admin/login/"]

@@ -8,7 +8,9 @@ import secrets
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.deploy.conftest import DEPLOY, ROOT, process_env
@@ -22,6 +24,12 @@ ERP_TABLES = [
     *("credit_notes", "credit_note_lines", "sales_orders", "sales_order_lines", "payments"),
     *("stock_adjustments", "stock_adjustment_lines", "price_lists", "price_list_items"),
 ]
+
+
+TABLES_BUT_SESSIONS = (
+    "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
+    "WHERE schemaname = 'public' AND tablename <> 'django_session'"
+)
 
 
 def psql(db: str, sql: str) -> str:
@@ -116,14 +124,17 @@ def fingerprint(db: str) -> dict[str, tuple[int, str]]:
     return prints
 
 
-def run(script: str, *args: str) -> subprocess.CompletedProcess:
+def run(script: str, *args: str, path_first: Path | None = None) -> subprocess.CompletedProcess:
+    # Only the env file names the database.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "PG"))}
+    if path_first:
+        env["PATH"] = f"{path_first}:{env['PATH']}"
     return subprocess.run(
         ["bash", str(DEPLOY / script), *args],
         capture_output=True,
         text=True,
         timeout=300,
-        # Only the env file names the database.
-        env={k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "PG"))},
+        env=env,
     )
 
 
@@ -131,6 +142,7 @@ def test_backup_drop_restore_round_trip(scratch_db, tmp_path):
     source, other = scratch_db
     fill(source)
     before = fingerprint(source)
+    tables = psql(source, TABLES_BUT_SESSIONS)
     assert all(count > 0 for count, _ in before.values()), before
 
     env_file = tmp_path / "env"
@@ -152,6 +164,9 @@ def test_backup_drop_restore_round_trip(scratch_db, tmp_path):
     restored = run("restore.sh", "--env-file", str(env_file), "--dbname", source, str(dump))
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert fingerprint(source) == before
+    # Every table that migrate made comes back (sessions aside: logging in again is fine).
+    assert psql(source, TABLES_BUT_SESSIONS) == tables
+    assert "axes_accessattempt" in tables.split(",") and "tds_cache" in tables.split(",")
     # The restored database is a working TDS Core database: migrations are all recorded.
     check = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--check", "--no-input"],
@@ -191,3 +206,50 @@ def test_backup_fails_loudly(scratch_db, tmp_path):
     env_file.write_text("DATABASE_URL=postgres://root@127.0.0.1:1/nowhere\n")
     result = run("backup.sh", "--env-file", str(env_file), "--dir", str(tmp_path / "b"))
     assert result.returncode != 0
+
+
+def fake_systemctl(directory: Path, active_unit: str) -> Path:
+    """A systemctl whose ``is-active --quiet UNIT`` says only ``active_unit`` runs."""
+    directory.mkdir()
+    script = directory / "systemctl"
+    script.write_text(f'#!/bin/sh\n[ "$1 $2 $3" = "is-active --quiet {active_unit}" ]\n')
+    script.chmod(0o755)
+    return directory
+
+
+def test_force_restore_refuses_while_tds_core_uses_the_database(scratch_db, tmp_path):
+    target = scratch_db[0]
+    psql(target, "CREATE TABLE products (id int); INSERT INTO products VALUES (1), (2)")
+    dump = tmp_path / "products.dump"
+    subprocess.run(
+        ["pg_dump", "-Fc", "-h", PG["host"], "-U", PG["user"], "-f", str(dump), target],
+        check=True,
+    )
+    psql(target, "INSERT INTO products VALUES (3)")
+    env_file = tmp_path / "env"
+    env_file.write_text(f"DATABASE_URL={url(target)}\n")
+    restore = ("restore.sh", "--env-file", str(env_file), "--dbname", target, "--force", str(dump))
+
+    # The worker's unit runs on this host.
+    stub = fake_systemctl(tmp_path / "bin", "tds-core-worker.service")
+    refused = run(*restore, path_first=stub)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "restore.sh: tds-core-worker.service is running; stop TDS Core first: systemctl stop "
+        "tds-core-watchdog.timer tds-core-worker.service tds-core-api.service "
+        "tds-core-api.socket (and the worker on every other host)"
+    ]
+    assert psql(target, "SELECT count(*) FROM products") == "3"
+
+    # No unit here, but a process (an API, a worker on another host) holds a connection.
+    with psycopg.connect(host=PG["host"], user=PG["user"], dbname=target):
+        refused = run(*restore)
+        assert refused.returncode == 1
+        assert refused.stderr.startswith(
+            f"restore.sh: {target} is in use (1 connections from 127.0.0.1); stop TDS Core first"
+        )
+    assert psql(target, "SELECT count(*) FROM products") == "3"
+
+    forced = run(*restore)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert psql(target, "SELECT count(*) FROM products") == "2"

@@ -16,7 +16,13 @@ import pytest
 
 from tests.deploy.conftest import DEPLOY, ROOT, VENV_BIN
 
-UNITS = ("tds-core-api.service", "tds-core-api.socket", "tds-core-worker.service")
+UNITS = (
+    "tds-core-api.service",
+    "tds-core-api.socket",
+    "tds-core-worker.service",
+    "tds-core-watchdog.service",
+    "tds-core-watchdog.timer",
+)
 
 # CONTRACT §2: the deployment guide's variables plus the added ones.
 _NAMES = """APP_NAME ENV DEBUG API_HOST API_PORT API_WORKERS DATABASE_HOST DATABASE_PORT
@@ -69,10 +75,12 @@ def test_nginx_body_limit_matches_the_app_limit():
     assert int(env_example()["WEBHOOK_MAX_BODY_BYTES"]) == 1024 * 1024
 
 
-def test_check_deploy_with_env_example_reports_nothing(tmp_path):
+@pytest.mark.parametrize("stuck_minutes", ["1", "15"])
+def test_check_deploy_with_env_example_reports_nothing(tmp_path, stuck_minutes):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "ZOHO_"))}
     env.update(env_example())
     env.update(
+        STUCK_EVENT_MINUTES=stuck_minutes,  # any lease of a minute or more is valid
         SECRET_KEY=secrets.token_urlsafe(48),
         ZOHO_WEBHOOK_SECRETS="Abc123" + secrets.token_hex(10),
         DATABASE_PASSWORD="not-used-by-check",
@@ -200,18 +208,36 @@ def unit_settings(name: str) -> dict[str, list[str]]:
     return values
 
 
-@pytest.mark.parametrize("name", ["tds-core-api.service", "tds-core-worker.service"])
+@pytest.mark.parametrize(
+    "name", ["tds-core-api.service", "tds-core-worker.service", "tds-core-watchdog.service"]
+)
 def test_units_run_unprivileged_and_hardened(name):
     unit = unit_settings(name)
     assert unit["User"] == ["tds"] and unit["Group"] == ["tds"]
     assert unit["EnvironmentFile"] == ["/opt/tds_core/.env"]
+    for key in ("ProtectSystem", "ProtectHome", "PrivateTmp", "NoNewPrivileges"):
+        assert unit[key] in (["strict"], ["true"]), key
+    assert unit["CapabilityBoundingSet"] == [""]
+
+
+@pytest.mark.parametrize("name", ["tds-core-api.service", "tds-core-worker.service"])
+def test_long_running_units_restart_and_stop_gracefully(name):
+    unit = unit_settings(name)
     assert unit["Restart"] == ["on-failure"]
     assert unit["LimitNOFILE"] == ["65536"]
     assert unit["KillMode"] == ["mixed"]
     assert "MemoryMax" in unit and "MemoryLimit" not in unit
-    for key in ("ProtectSystem", "ProtectHome", "PrivateTmp", "NoNewPrivileges"):
-        assert unit[key] in (["strict"], ["true"]), key
-    assert unit["CapabilityBoundingSet"] == [""]
+
+
+def test_watchdog_timer_runs_worker_down_from_outside_the_worker():
+    service = unit_settings("tds-core-watchdog.service")
+    assert service["Type"] == ["oneshot"]
+    assert service["ExecStart"] == [
+        "/opt/tds_core/venv/bin/python manage.py tds_monitor --once --only worker_down"
+    ]
+    timer = unit_settings("tds-core-watchdog.timer")
+    assert timer["OnCalendar"] == ["minutely"]
+    assert timer["WantedBy"] == ["timers.target"]
 
 
 def test_api_unit_is_notify_with_graceful_reload():
@@ -260,10 +286,12 @@ def test_install_dry_run_prints_the_steps_and_changes_nothing(tmp_path):
             "-m venv",
             "pip install --quiet",
             "manage.py migrate --no-input",
-            "manage.py createcachetable",
             "manage.py collectstatic",
             "write /etc/systemd/system/tds-core-api.service",
             "write /etc/systemd/system/tds-core-worker.service",
+            "write /etc/systemd/system/tds-core-watchdog.service",
+            "write /etc/systemd/system/tds-core-watchdog.timer",
+            "systemctl enable --now tds-core-watchdog.timer",
             "systemctl enable",
             "/etc/nginx/sites-enabled/tds-core",
             "nginx -t",
@@ -272,11 +300,60 @@ def test_install_dry_run_prints_the_steps_and_changes_nothing(tmp_path):
             assert expected in out, expected
         assert re.search(r"write \S+/\.env \(mode 0640", out)
         assert "SECRET_KEY=" not in out  # generated secrets are never printed
+        assert "createcachetable" not in out  # migrate makes the cache table
     assert f"useradd --system --user-group --home-dir {prefix}" in out
     assert not prefix.parent.exists()
     with pytest.raises(KeyError):
         pwd.getpwnam(user)
     assert snapshot(watched) == before
+
+
+def render_env(**env: str) -> dict[str, str]:
+    result = subprocess.run(
+        [sys.executable, str(DEPLOY / "render_env.py"), str(DEPLOY / "env.example")],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(re.findall(r"^([A-Z_][A-Z0-9_]*)=(.*)$", result.stdout, re.M))
+
+
+def test_render_env_fills_in_a_first_install():
+    first = render_env(TDS_PREFIX="/srv/tds", TDS_SERVER_NAME="erp.example.com")
+    assert re.fullmatch(r"[A-Za-z0-9]{64}", first["SECRET_KEY"])
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", first["ZOHO_WEBHOOK_SECRETS"])
+    assert first["ALLOWED_HOSTS"] == "erp.example.com,localhost,127.0.0.1"
+    assert first["DATABASE_PASSWORD"] == "CHANGE_ME"  # no DATABASE_URL: install.sh stops
+    assert "DATABASE_URL" not in first
+    assert "/opt/tds_core" not in "".join(first.values())
+    assert first["STATIC_ROOT"] == "/srv/tds/staticfiles"
+    url = "postgres://tds:pw@localhost:5432/tsh_erp"
+    second = render_env(TDS_PREFIX="/opt/tds_core", TDS_SERVER_NAME="a.b", DATABASE_URL=url)
+    assert (second["DATABASE_URL"], second["DATABASE_PASSWORD"]) == (url, "")
+    assert second["SECRET_KEY"] != first["SECRET_KEY"]
+    assert second["ZOHO_WEBHOOK_SECRETS"] != first["ZOHO_WEBHOOK_SECRETS"]
+
+
+def test_install_puts_no_secret_on_a_command_line(tmp_path):
+    """Every program install.sh starts, with its arguments as ps shows them: none carries a
+    generated secret (a run of 40+ letters and digits)."""
+    strace = need("strace")
+    trace = tmp_path / "execve.txt"
+    prefix = tmp_path / "opt" / "tds_core"
+    tracer = [strace, "-f", "-qq", "-e", "trace=execve", "-s", "65536", "-o", str(trace)]
+    install = ["bash", str(DEPLOY / "install.sh"), "--dry-run", "--skip-packages"]
+    result = subprocess.run(
+        [*tracer, *install, "--prefix", str(prefix)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = [line for line in trace.read_text().splitlines() if "execve(" in line]
+    leaked = [c for c in calls if re.search(r"(?<![A-Za-z0-9])[A-Za-z0-9]{40,}(?![A-Za-z0-9])", c)]
+    assert leaked == []
+    assert any("render_env.py" in call for call in calls)  # the .env was rendered
 
 
 def test_install_refuses_unknown_arguments():

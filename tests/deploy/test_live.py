@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -203,6 +204,28 @@ def test_nginx_site_proxies_tds_to_gunicorn(nginx_in_front):
     access = (logs / "tds-core-access.log").read_text()
     assert "/tds/webhooks/zoho/invoices/" in access
     assert "/tds/health" not in access  # access_log off for the health check
+
+
+def test_access_log_masks_every_token_in_the_query(nginx_in_front):
+    base = nginx_in_front.url
+    one, two, three = (f"secret{n}{secrets.token_hex(8)}" for n in range(3))
+    body = invoice_body(5)
+    webhook = f"/tds/webhooks/zoho/invoices/?token={one}&operation=update"
+    assert http("POST", base + webhook, body, {"Content-Type": "application/json"})[0] == 401
+    assert http("GET", f"{base}/tds/admin/login/?Token={two}&next=/tds/admin/")[0] == 200
+    assert http("GET", f"{base}/tds/admin/login/?token={two}&a=1&xtoken={three}")[0] == 200
+
+    log = nginx_in_front.extra["logs"] / "tds-core-access.log"
+    # nginx writes a request's line after the response has gone out.
+    wait_until(lambda: len(log.read_text().splitlines()) >= 3, 10, log.read_text)
+    access = log.read_text()
+    requests = re.findall(r'"((?:GET|POST) [^"]*)"', access)
+    assert requests == [
+        "POST /tds/webhooks/zoho/invoices/?token=***&operation=update HTTP/1.1",
+        "GET /tds/admin/login/?Token=***&next=/tds/admin/ HTTP/1.1",
+        "GET /tds/admin/login/?*** HTTP/1.1",
+    ]
+    assert not any(secret in access for secret in (one, two, three))
 
 
 def test_admin_and_its_static_files_work_under_tds(nginx_in_front):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from alerts.models import Code
 from alerts.monitor import run_monitor
 from alerts.schedule import ensure_schedule, schedule_minutes
 
@@ -19,17 +20,29 @@ class Command(BaseCommand):
         parser.add_argument(
             "--schedule", action="store_true", help="create or update the worker's schedule"
         )
+        # The worker cannot report its own death: the API host's tds-core-watchdog.timer
+        # runs `--once --only worker_down`.
+        parser.add_argument(
+            "--only",
+            action="append",
+            choices=Code.values,
+            default=[],
+            metavar="CODE",
+            help="with --once, run only this check (repeatable)",
+        )
 
-    def handle(self, *args, once: bool, schedule: bool, **options) -> None:
+    def handle(self, *args, once: bool, schedule: bool, only: list[str], **options) -> None:
         if not once and not schedule:
             raise CommandError("say --once (run the checks now) or --schedule")
+        if only and not once:
+            raise CommandError("--only goes with --once")
         if schedule:
             _, created = ensure_schedule()
             verb = "created" if created else "up to date"
             self.stdout.write(f"schedule {verb}: every {schedule_minutes()} min")
         if not once:
             return
-        report = run_monitor()
+        report = run_monitor(only=only)
         for finding in report.findings:
             level = (finding.severity or "ok").upper()
             self.stdout.write(
