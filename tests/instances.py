@@ -1,4 +1,4 @@
-"""Private PostgreSQL and Redis servers that a fault test or a benchmark may break at will.
+"""Private PostgreSQL, PgBouncer and Redis servers that a fault test or a benchmark may break.
 
 The machine's own servers are shared; these run on free ports from a scratch directory, so
 stopping, restarting or killing them touches nothing else. Standard library only, like
@@ -90,6 +90,63 @@ class PrivatePostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class PrivatePgBouncer:
+    """A PgBouncer of its own in front of a ``PrivatePostgres``, in transaction pooling.
+
+    ``pool_size`` server connections per database and user at most: a small pool makes the
+    clients share server connections, as production's many processes do.
+    """
+
+    def __init__(self, postgres: PrivatePostgres, pool_size: int) -> None:
+        self.port = free_port()
+        self.pool_size = pool_size
+        self.root = Path(tempfile.mkdtemp(prefix="tds-pgbouncer-"))
+        self.pidfile = self.root / "pgbouncer.pid"
+        self.config = self.root / "pgbouncer.ini"
+        (self.root / "users.txt").write_text(f'"{PG_USER}" ""\n')  # trust still needs the name
+        self.config.write_text(
+            f"[databases]\n* = host=127.0.0.1 port={postgres.port}\n"
+            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\n"
+            f"unix_socket_dir = {self.root}\nauth_type = trust\n"
+            f"auth_file = {self.root / 'users.txt'}\nadmin_users = {PG_USER}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\n"
+            f"max_client_conn = 500\nlogfile = {self.root / 'pgbouncer.log'}\n"
+            f"pidfile = {self.pidfile}\n"
+        )
+        if os.geteuid() == 0:
+            shutil.chown(self.root, PG_USER)
+
+    def url(self, database: str) -> str:
+        return f"postgres://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        _as_postgres(["pgbouncer", "--daemon", str(self.config)])  # pgbouncer refuses root
+        wait_until(lambda: self.is_running() and _listens(self.port), 10)
+
+    def is_running(self) -> bool:
+        return self.pidfile.exists() and _alive(int(self.pidfile.read_text()))
+
+    def clients(self) -> list[dict[str, str]]:
+        """The admin console's ``SHOW CLIENTS``: one row per client, e.g. its ``state``."""
+        lines = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", "pgbouncer",
+             "-XAqc", "SHOW CLIENTS", "--pset=footer=off"],
+            check=True, capture_output=True, text=True,
+        ).stdout.splitlines()  # fmt: skip
+        names = lines[0].split("|")
+        return [dict(zip(names, line.split("|"), strict=True)) for line in lines[1:]]
+
+    def stop(self) -> None:
+        if self.is_running():
+            pid = int(self.pidfile.read_text())
+            os.kill(pid, signal.SIGTERM)
+            wait_until(lambda: not _alive(pid), 10)
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class PrivateRedis:
     """A Redis server of its own, keeping nothing on disk: ``start``, ``kill``."""
 
@@ -134,5 +191,13 @@ def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
+        return False
+    return True
+
+
+def _listens(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
         return False
     return True
