@@ -1,9 +1,10 @@
-"""Helpers for tests: sign like Zoho, post to the test client."""
+"""Helpers for tests: sign like Zoho, post to the test client or to a live API."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from django.test import Client
 
 from inbox.signatures import sign
@@ -44,3 +45,17 @@ def signed_post(
         extra["HTTP_X_ZOHO_WEBHOOK_SIGNATURE"] = sign(secret, query, content_type, raw)
     url = f"{path}?{query}" if query else path
     return getattr(client, method)(url, data=raw, content_type=content_type, **extra)
+
+
+def signed_json_headers(body: bytes) -> dict[str, str]:
+    """The headers of a JSON webhook signed as Zoho signs it."""
+    return {
+        "Content-Type": "application/json",
+        "X-Zoho-Webhook-Signature": sign(SECRET, "", "application/json", body),
+    }
+
+
+def post_signed(base: str, path: str, body: bytes, **headers: str) -> httpx.Response:
+    return httpx.post(
+        f"{base}{path}", content=body, headers={**signed_json_headers(body), **headers}, timeout=10
+    )

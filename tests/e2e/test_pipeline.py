@@ -5,31 +5,15 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from entities import models as erp
-from inbox.signatures import sign
 from syncqueue.models import QueueEntry
 from tests.live import live_api, live_worker
 from tests.processes import wait_until
-from tests.support import FIXTURE_ENTITIES, FIXTURES, SECRET
+from tests.support import FIXTURE_ENTITIES, FIXTURES, post_signed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def post_signed(base: str, path: str, body: bytes, **headers: str) -> httpx.Response:
-    signature = sign(SECRET, "", "application/json", body)
-    return httpx.post(
-        f"{base}{path}",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Zoho-Webhook-Signature": signature,
-            **headers,
-        },
-        timeout=10,
-    )
 
 
 def test_every_fixture_module_reaches_its_erp_table(tmp_path):
