@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
+from syncqueue.drain_settings import set_locally, settings_per_transaction
 from syncqueue.models import CLAIMABLE_WHERE, QueueEntry, Status
 
 _TABLE = QueueEntry._meta.db_table
@@ -76,7 +77,7 @@ def claim_batch(worker: str, limit: int | None = None) -> list[Claim]:
             # Statistics lag behind a burst (a new table has none at all): the planner then
             # thinks the backlog tiny and sorts all of it on every claim. Walking the index
             # in id order is right at any size.
-            cursor.execute("SET LOCAL enable_sort = off")
+            set_locally({"enable_sort": "off", **settings_per_transaction()})
         cursor.execute(_CLAIM.format(candidates=candidates), params)
         rows = cursor.fetchall()
     claims = [

@@ -5,7 +5,8 @@ RETRY_DELAYS, or, after RETRY_MAX_ATTEMPTS attempts, dead-lettered with its last
 Every status change checks the claim token, so an entry whose lease was taken over by
 another worker is never completed twice: the late worker writes nothing. On PostgreSQL the
 ERP change, the status and the log row are one statement, hence one round trip and one
-transaction; elsewhere they are several statements in one transaction.
+transaction (see ``drain_settings`` for PgBouncer); elsewhere they are several statements in
+one transaction.
 """
 
 from __future__ import annotations
@@ -15,22 +16,25 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from entities.engine import WRITTEN, EventWrite, Outcome, plan_event
 from syncqueue.claims import Claim, claim_batch, release_claims
+from syncqueue.drain_settings import (
+    draining_session,
+    draining_transaction,
+    set_session_settings,
+)
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 from syncqueue.shutdown import stop_requested
-from tds_site.db import statement_transaction
 
 logger = logging.getLogger("tds.worker")
 T = TypeVar("T")
@@ -61,7 +65,7 @@ def drain(worker: str | None = None, budget_seconds: float | None = None) -> int
     budget = settings.DRAIN_TASK_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     done = 0
-    with _draining_session():
+    with draining_session():
         while time.monotonic() < deadline:
             claims = _surviving_outages(lambda: claim_batch(worker), deadline)
             if not claims:
@@ -86,7 +90,7 @@ def _surviving_outages(step: Callable[[], T], deadline: float) -> T:
     while True:
         try:
             if reconnecting:
-                _set_draining_settings()
+                set_session_settings()
             return step()
         except (DatabaseLost, OperationalError, InterfaceError) as error:
             if not isinstance(error, DatabaseLost) and not _connection_broken():
@@ -106,54 +110,10 @@ def _connection_broken() -> bool:
     return raw is None or bool(getattr(raw, "closed", False))
 
 
-# PostgreSQL session settings while draining, put back afterwards: the same worker process
-# runs other tasks (the monitor, purges) between drains.
-#
-# synchronous_commit: a commit returns before PostgreSQL has flushed it to disk. Safe here,
-# unlike at ingest: an event's ERP rows and its queue status commit together, so a crash of
-# PostgreSQL can only lose both, and the event is then simply applied again (the guarded
-# upsert makes that harmless). What a 2xx promised (the inbox row and its queue entry) is
-# written by the API with full durability.
-#
-# enable_seqscan, enable_bitmapscan: every statement of the worker reaches its few rows
-# through one index. Its plans are prepared once per connection, possibly while the ERP
-# tables are still empty; such a plan could otherwise scan whole tables once they have grown,
-# or combine the link index with "product_id IS NULL" (every line of a product not yet
-# synced) in a bitmap.
-#
-# lock_timeout: a row of the ERP tables locked by someone else (a report, a person in psql)
-# makes its event wait that long at most, then step aside (BUSY_RECORD_RETRY_SECONDS)
-# instead of holding up the rest of its batch, and the records in it, for as long.
-_DRAINING_SETTINGS = {
-    "synchronous_commit": "off",
-    "enable_seqscan": "off",
-    "enable_bitmapscan": "off",
-    "lock_timeout": "'2s'",
-}
+# A record locked by someone else for longer than the drain's lock_timeout (see
+# drain_settings): its event steps aside for a moment.
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 BUSY_RECORD_RETRY_SECONDS = 1
-
-
-@contextmanager
-def _draining_session() -> Iterator[None]:
-    if connection.vendor != "postgresql":
-        yield
-        return
-    _set_draining_settings()
-    try:
-        yield
-    finally:
-        with suppress(DatabaseError), connection.cursor() as cursor:  # a broken connection
-            for name in _DRAINING_SETTINGS:  # has no settings left to put back
-                cursor.execute(f"RESET {name}")
-
-
-def _set_draining_settings() -> None:
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for name, value in _DRAINING_SETTINGS.items():
-            cursor.execute(f"SET {name} TO {value}")
 
 
 def process_claim(claim: Claim, worker: str) -> str:
@@ -223,7 +183,8 @@ _RESOLVED = (
 
 def _apply_in_one_statement(claim: Claim, write: EventWrite, worker: str, now) -> str:
     """PostgreSQL: the ERP change, the status, the log row (and a replay's dead letter) in
-    one statement, so one round trip and one implicit transaction (raises LeaseLost)."""
+    one statement, so one round trip and one implicit transaction; behind PgBouncer, an
+    explicit one that sets the drain's settings first (raises LeaseLost)."""
     at = connection.ops.adapt_datetimefield_value(now)
     change, change_params = write.ctes(gate="lease")
     ctes = [_LEASE, change, _DONE, _LOGGED]
@@ -233,7 +194,7 @@ def _apply_in_one_statement(claim: Claim, write: EventWrite, worker: str, now) -
     if claim.replayed:
         ctes.append(_RESOLVED)
         params += [at, REPLAY_RESOLUTION]
-    with statement_transaction(), connection.cursor() as cursor:
+    with draining_transaction(), connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(ctes)} SELECT outcome FROM done", params)
         row = cursor.fetchone()
     if row is None:

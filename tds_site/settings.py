@@ -61,6 +61,8 @@ def _load() -> dict:
 
     use_pool = os.environ.get("TDS_DB_POOL") == "1"
     s["DATABASES"] = {"default": database_settings(read, BASE_DIR, use_pool)}
+    # Behind PgBouncer in transaction pooling no session state may outlive a transaction.
+    s["DATABASE_PGBOUNCER"] = read.bool("DATABASE_PGBOUNCER", False)
 
     s["WORKER_CONCURRENCY"] = read.int("WORKER_CONCURRENCY", 2, minimum=1)
     s["WORKER_BATCH_SIZE"] = read.int("WORKER_BATCH_SIZE", 10, minimum=1)

@@ -1,0 +1,138 @@
+"""The live pipeline through a real PgBouncer in transaction pooling (DATABASE_PGBOUNCER=true).
+
+In transaction pooling each transaction may run on any server connection, and whatever a
+client leaves in a server connection's session (a ``SET``) is inherited by the next client
+that gets it: the worker's draining settings must never outlive the worker's transactions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psycopg
+import pytest
+
+from tests.faults.conftest import FaultDatabase
+from tests.instances import PrivatePgBouncer, PrivatePostgres
+from tests.live import live_api, live_worker
+from tests.processes import wait_until
+from tests.support import signed_json_headers
+
+pytestmark = pytest.mark.faults
+
+
+@pytest.fixture
+def pgbouncer(cluster: PrivatePostgres) -> Iterator[Callable[[int], PrivatePgBouncer]]:
+    """Starts a PgBouncer in front of the cluster, with the pool size given."""
+    started: list[PrivatePgBouncer] = []
+
+    def start(pool_size: int) -> PrivatePgBouncer:
+        bouncer = PrivatePgBouncer(cluster, pool_size)
+        started.append(bouncer)
+        bouncer.start()
+        return bouncer
+
+    yield start
+    for bouncer in started:
+        bouncer.destroy()
+
+
+def through(bouncer: PrivatePgBouncer, db: FaultDatabase, **env: str) -> dict[str, str]:
+    """The environment of a process that reaches ``db`` through ``bouncer``."""
+    return {"DATABASE_URL": bouncer.url(db.name), "DATABASE_PGBOUNCER": "true", **env}
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(url.replace("postgres://", "postgresql://"), **kwargs)
+
+
+def product(record_no: int, version: int) -> tuple[str, dict]:
+    return "products", {
+        "item": {
+            "item_id": f"7100{record_no:04d}",
+            "name": f"product {record_no} v{version}",
+            "rate": f"{version}.25",
+            "last_modified_time": f"2025-06-01T10:00:{version:02d}+0000",
+        }
+    }
+
+
+def send(client: httpx.Client, event: tuple[str, dict]) -> int:
+    entity, body = event
+    raw = json.dumps(body).encode()
+    response = client.post(
+        f"/webhooks/zoho/{entity}/", content=raw, headers=signed_json_headers(raw)
+    )
+    return response.status_code
+
+
+PROBE = "tds-probe"
+
+
+def each_server_connections(bouncer: PrivatePgBouncer, database: str, setting: str) -> list[str]:
+    """``setting`` as each server connection of the pool has it.
+
+    As many clients as the pool has server connections, each holding a transaction open: no
+    two can share one, so together they see every server connection there is.
+    """
+    clients = [
+        connect(bouncer.url(database), application_name=PROBE) for _ in range(bouncer.pool_size)
+    ]
+    try:
+        return [client.execute(f"SHOW {setting}").fetchone()[0] for client in clients]
+    finally:
+        for client in clients:
+            client.close()
+
+
+def probe_waits(bouncer: PrivatePgBouncer) -> bool:
+    """Whether a probe waits in the bouncer's queue for a server connection."""
+    clients = bouncer.clients()
+    return any(c["application_name"] == PROBE and c["state"] == "waiting" for c in clients)
+
+
+# Holds the worker's apply of a product, on its server connection, until the test inserts a
+# row into hold_open: a wait of the test's choosing (no lock, so no lock_timeout ends it).
+_HOLD_PRODUCT_INSERTS = """
+CREATE TABLE hold_open (released boolean NOT NULL);
+CREATE FUNCTION hold_until_released() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WHILE NOT EXISTS (SELECT 1 FROM hold_open) LOOP
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER hold_until_released BEFORE INSERT ON products
+    FOR EACH ROW EXECUTE FUNCTION hold_until_released();
+"""
+
+
+def held(db: FaultDatabase) -> bool:
+    return db.value("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == 1
+
+
+def test_a_client_that_gets_the_workers_server_connection_mid_drain_commits_durably(
+    tmp_path, faultdb, pgbouncer
+):
+    # One server connection: every client of the bouncer takes its turn on the one the
+    # worker drains on. The worker's apply is held mid-drain; a probe queued behind it gets
+    # that server connection the moment the apply is through.
+    bouncer = pgbouncer(1)
+    faultdb.cluster.psql(_HOLD_PRODUCT_INSERTS, database=faultdb.name)
+    env = through(bouncer, faultdb, WORKER_CONCURRENCY="1")
+    with live_api(tmp_path, **env) as base, live_worker(tmp_path, **env) as worker:
+        with httpx.Client(base_url=base) as client:
+            assert send(client, product(1, 1)) == 202
+        wait_until(lambda: held(faultdb), 30, worker.output)
+        with ThreadPoolExecutor(1) as probe:
+            seen = probe.submit(
+                each_server_connections, bouncer, faultdb.name, "synchronous_commit"
+            )
+            wait_until(lambda: probe_waits(bouncer), 10)
+            faultdb.cluster.psql("INSERT INTO hold_open VALUES (true)", database=faultdb.name)
+            assert seen.result(10) == ["on"]
+        wait_until(lambda: faultdb.finished() == 1, 30, worker.output)
+    faultdb.assert_accounted(1)
