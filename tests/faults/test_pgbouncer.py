@@ -8,8 +8,10 @@ that gets it: the worker's draining settings must never outlive the worker's tra
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import httpx
 import psycopg
@@ -55,6 +57,33 @@ def product(record_no: int, version: int) -> tuple[str, dict]:
             "item_id": f"7100{record_no:04d}",
             "name": f"product {record_no} v{version}",
             "rate": f"{version}.25",
+            "last_modified_time": f"2025-06-01T10:00:{version:02d}+0000",
+        }
+    }
+
+
+def invoice(record_no: int, version: int) -> tuple[str, dict]:
+    total = f"{100 * record_no + version}.00"
+    return "invoices", {
+        "invoice": {
+            "invoice_id": f"7200{record_no:04d}",
+            "invoice_number": f"INV-{record_no:04d}",
+            "customer_id": "7300",
+            "date": "2025-06-01",
+            "status": "sent",
+            "currency_code": "IQD",
+            "total": total,
+            "balance": total,
+            "line_items": [
+                {
+                    "line_item_id": f"7400{record_no:04d}",
+                    "item_id": f"7100{record_no:04d}",  # linked to the product when it lands
+                    "name": f"product {record_no}",
+                    "quantity": version,
+                    "rate": "1.00",
+                    "item_total": f"{version}.00",
+                }
+            ],
             "last_modified_time": f"2025-06-01T10:00:{version:02d}+0000",
         }
     }
@@ -136,3 +165,58 @@ def test_a_client_that_gets_the_workers_server_connection_mid_drain_commits_dura
             assert seen.result(10) == ["on"]
         wait_until(lambda: faultdb.finished() == 1, 30, worker.output)
     faultdb.assert_accounted(1)
+
+
+# Which synchronous_commit each ingest ran under: a trigger writes it down as the inbox row is
+# inserted, in the ingest's own transaction.
+_RECORD_INGEST_COMMIT_MODE = """
+CREATE TABLE ingest_commit_modes (mode text NOT NULL);
+CREATE FUNCTION record_ingest_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO ingest_commit_modes VALUES (current_setting('synchronous_commit'));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER record_ingest_commit_mode AFTER INSERT ON tds_inbox_events
+    FOR EACH ROW EXECUTE FUNCTION record_ingest_commit_mode();
+"""
+
+
+def test_the_pipeline_through_pgbouncer_applies_every_event_and_leaves_no_setting_behind(
+    tmp_path, faultdb, pgbouncer
+):
+    # Fewer server connections than clients (2 API workers, 2 drain workers, the cluster's
+    # own processes): every server connection serves API and worker in turn.
+    bouncer = pgbouncer(3)
+    faultdb.cluster.psql(_RECORD_INGEST_COMMIT_MODE, database=faultdb.name)
+    records, versions = 40, 4
+    events = [
+        make(n, version)
+        for make in (product, invoice)
+        for n in range(records)
+        for version in range(1, versions + 1)
+    ]
+    random.Random(10).shuffle(events)  # older versions arrive after newer ones too
+    env = through(bouncer, faultdb, API_WORKERS="2", WORKER_CONCURRENCY="2")
+    with live_api(tmp_path, **env) as base, live_worker(tmp_path, **env) as worker:
+        with httpx.Client(base_url=base, timeout=10) as client, ThreadPoolExecutor(4) as senders:
+            statuses = list(senders.map(lambda event: send(client, event), events))
+        assert statuses == [202] * len(events)
+        wait_until(lambda: faultdb.finished() == len(events), 45, worker.output)
+    faultdb.assert_accounted(len(events))
+
+    newest = [product(n, versions)[1]["item"] for n in range(records)]
+    assert faultdb.rows("SELECT zoho_id, name FROM products ORDER BY zoho_id") == [
+        (item["item_id"], item["name"]) for item in newest
+    ]
+    assert faultdb.rows(
+        "SELECT i.zoho_id, i.total, l.quantity, l.product_id = p.id "
+        "FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id "
+        "JOIN products p ON p.zoho_id = l.item_zoho_id ORDER BY i.zoho_id"
+    ) == [
+        (f"7200{n:04d}", Decimal(100 * n + versions), Decimal(versions), True)
+        for n in range(records)
+    ]
+    assert faultdb.rows("SELECT mode, count(*) FROM ingest_commit_modes GROUP BY mode") == [
+        ("on", len(events))
+    ]
+    assert each_server_connections(bouncer, faultdb.name, "synchronous_commit") == ["on"] * 3
