@@ -101,7 +101,7 @@ def send(client: httpx.Client, event: tuple[str, dict]) -> int:
 PROBE = "tds-probe"
 
 
-def each_server_connections(bouncer: PrivatePgBouncer, database: str, setting: str) -> list[str]:
+def on_every_server_connection(bouncer: PrivatePgBouncer, database: str, setting: str) -> list[str]:
     """``setting`` as each server connection of the pool has it.
 
     As many clients as the pool has server connections, each holding a transaction open: no
@@ -158,7 +158,7 @@ def test_a_client_that_gets_the_workers_server_connection_mid_drain_commits_dura
         wait_until(lambda: held(faultdb), 30, worker.output)
         with ThreadPoolExecutor(1) as probe:
             seen = probe.submit(
-                each_server_connections, bouncer, faultdb.name, "synchronous_commit"
+                on_every_server_connection, bouncer, faultdb.name, "synchronous_commit"
             )
             wait_until(lambda: probe_waits(bouncer), 10)
             faultdb.cluster.psql("INSERT INTO hold_open VALUES (true)", database=faultdb.name)
@@ -219,4 +219,4 @@ def test_the_pipeline_through_pgbouncer_applies_every_event_and_leaves_no_settin
     assert faultdb.rows("SELECT mode, count(*) FROM ingest_commit_modes GROUP BY mode") == [
         ("on", len(events))
     ]
-    assert each_server_connections(bouncer, faultdb.name, "synchronous_commit") == ["on"] * 3
+    assert on_every_server_connection(bouncer, faultdb.name, "synchronous_commit") == ["on"] * 3
