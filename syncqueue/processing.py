@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, InternalError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -35,6 +35,7 @@ from syncqueue.drain_settings import (
 )
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 from syncqueue.shutdown import stop_requested
+from tds_site.postgresql.base import closed_by_server
 
 logger = logging.getLogger("tds.worker")
 T = TypeVar("T")
@@ -89,11 +90,11 @@ def _surviving_outages(step: Callable[[], T], deadline: float) -> T:
     pause, reconnecting = 0.1, False
     while True:
         try:
-            if reconnecting:
+            if _dropped_if_server_closed() or reconnecting:
                 set_session_settings()
             return step()
-        except (DatabaseLost, OperationalError, InterfaceError) as error:
-            if not isinstance(error, DatabaseLost) and not _connection_broken():
+        except (DatabaseLost, OperationalError, InterfaceError, InternalError) as error:
+            if not isinstance(error, DatabaseLost) and not _database_lost(error):
                 raise
             connection.close()
             if time.monotonic() + pause > deadline:
@@ -103,11 +104,41 @@ def _surviving_outages(step: Callable[[], T], deadline: float) -> T:
             pause, reconnecting = min(pause * 2, 2.0), True
 
 
-def _connection_broken() -> bool:
-    # psycopg marks a connection whose server went away as closed; an error that leaves the
-    # connection open (a deadlock, a lock timeout) is an ordinary failure of the event.
+def _dropped_if_server_closed() -> bool:
+    """Close the connection if, while idle, it was told the server went away (PgBouncer's
+    connections stay open and carry the notice), so the next step starts on a new one
+    rather than reading that notice as its own answer."""
     raw = connection.connection
-    return raw is None or bool(getattr(raw, "closed", False))
+    if connection.vendor != "postgresql" or raw is None or raw.closed:
+        return False
+    if not closed_by_server(raw):
+        return False
+    connection.close()
+    return True
+
+
+# Errors that say the database went away while the connection itself may still be open
+# (PgBouncer keeps its clients' connections): SQLSTATE class 08 (connection exception, as
+# PgBouncer's "server conn crashed?"), a server shutting down or starting up, and psycopg's
+# own complaints without a SQLSTATE (answers out of step with the commands sent).
+_OUTAGE_CLASS = "08"
+_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def _database_lost(error: Exception) -> bool:
+    """Whether ``error`` is the database's outage rather than a failure of the event (a
+    deadlock, a lock timeout, a value refused), which leaves the connection usable."""
+    if connection.vendor != "postgresql":  # a file: no server to lose
+        return False
+    if not isinstance(error, OperationalError | InterfaceError | InternalError):
+        return False
+    raw = connection.connection
+    if raw is None or getattr(raw, "closed", False):  # psycopg closes a connection whose
+        return True  # server went away
+    state = getattr(error.__cause__, "sqlstate", None)
+    if state is None:
+        return True
+    return state.startswith(_OUTAGE_CLASS) or state in _OUTAGE_STATES
 
 
 # A record locked by someone else for longer than the drain's lock_timeout (see
@@ -141,7 +172,7 @@ def process_claim(claim: Claim, worker: str) -> str:
         logger.warning("lease lost", extra={"entry_id": claim.entry_id, "worker": worker})
         return "lease_lost"
     except Exception as error:  # any failure is retried, then dead-lettered
-        if isinstance(error, OperationalError | InterfaceError) and _connection_broken():
+        if _database_lost(error):
             raise DatabaseLost(str(error)) from error
         if getattr(error.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             # Someone else holds the record's row: not the event's fault. Its place goes

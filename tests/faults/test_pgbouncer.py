@@ -220,3 +220,20 @@ def test_the_pipeline_through_pgbouncer_applies_every_event_and_leaves_no_settin
         ("on", len(events))
     ]
     assert on_every_server_connection(bouncer, faultdb.name, "synchronous_commit") == ["on"] * 3
+
+
+def test_a_postgres_restart_behind_pgbouncer_costs_no_attempt(tmp_path, faultdb, pgbouncer):
+    # Behind PgBouncer the worker's own connection survives the restart: only the error's
+    # SQLSTATE tells the database's outage from a failure of the event.
+    env = through(pgbouncer(4), faultdb)
+    records = 200
+    with live_api(tmp_path, **env) as base:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for n in range(records):
+                assert send(client, invoice(n, 1)) == 202
+        with live_worker(tmp_path, **env):
+            wait_until(lambda: faultdb.finished() >= 5, 60, faultdb.by_status, interval=0.02)
+            faultdb.cluster.restart("fast")
+            assert faultdb.finished() < records, "the restart came too late to prove anything"
+            wait_until(lambda: faultdb.finished() == records, 60, faultdb.by_status)
+    faultdb.assert_accounted(records)
