@@ -16,6 +16,11 @@ lock_timeout: a row of the ERP tables locked by someone else (a report, a person
 makes its event wait that long at most, then step aside (BUSY_RECORD_RETRY_SECONDS)
 instead of holding up the rest of its batch, and the records in it, for as long.
 
+idle_in_transaction_session_timeout: a worker frozen inside a transaction (SIGSTOP, a VM
+paused, a swap storm) would keep the rows it locked, and the claim skips locked entries: the
+records in its batch would wait until it woke. PostgreSQL ends such a session instead; its
+leases then run out and other workers take the entries over.
+
 On a direct connection they are set once for the drain's session and put back afterwards
 (the same process runs other tasks between drains). Behind PgBouncer in transaction pooling
 the session is not the worker's: the next transaction on that server connection may be an
@@ -38,6 +43,7 @@ DRAINING_SETTINGS = {
     "enable_seqscan": "off",
     "enable_bitmapscan": "off",
     "lock_timeout": "2s",
+    "idle_in_transaction_session_timeout": "10s",
 }
 
 
