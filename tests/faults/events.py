@@ -1,4 +1,4 @@
-"""Webhooks for the fault suite: signed invoices and products, sent over real HTTP."""
+"""Webhooks for the fault suite: signed invoices, sent over real HTTP."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from decimal import Decimal
 
 import httpx
 
-from inbox.signatures import sign
-from tests.support import FIXTURES, SECRET
+from tests.support import FIXTURES, signed_json_headers
 
 _INVOICE = json.loads((FIXTURES / "invoice.json").read_text())["invoice"]
 _EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
@@ -40,25 +39,6 @@ def newest_invoice_totals(sent: int, records: int) -> dict[str, Decimal]:
     }
 
 
-def product(record_no: int, version: int) -> dict:
-    return {
-        "item": {
-            "item_id": f"88{record_no:08d}",
-            "name": f"item {record_no} v{version}",
-            "rate": f"{version}.25",
-            "last_modified_time": (_EPOCH + timedelta(minutes=version)).strftime(
-                "%Y-%m-%dT%H:%M:%S+0000"
-            ),
-        }
-    }
-
-
-def signed(body: dict) -> tuple[bytes, dict[str, str]]:
-    raw = json.dumps(body, default=str).encode()
-    signature = sign(SECRET, "", "application/json", raw)
-    return raw, {"Content-Type": "application/json", "X-Zoho-Webhook-Signature": signature}
-
-
 def send(client: httpx.Client, path: str, body: dict) -> httpx.Response:
-    raw, headers = signed(body)
-    return client.post(path, content=raw, headers=headers)
+    raw = json.dumps(body, default=str).encode()
+    return client.post(path, content=raw, headers=signed_json_headers(raw))

@@ -7,7 +7,6 @@ that gets it: the worker's draining settings must never outlive the worker's tra
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +17,10 @@ import psycopg
 import pytest
 
 from tests.faults.conftest import FaultDatabase
+from tests.faults.events import send as send_signed
 from tests.instances import PrivatePgBouncer, PrivatePostgres
 from tests.live import live_api, live_worker
 from tests.processes import wait_until
-from tests.support import signed_json_headers
 
 pytestmark = pytest.mark.faults
 
@@ -91,11 +90,7 @@ def invoice(record_no: int, version: int) -> tuple[str, dict]:
 
 def send(client: httpx.Client, event: tuple[str, dict]) -> int:
     entity, body = event
-    raw = json.dumps(body).encode()
-    response = client.post(
-        f"/webhooks/zoho/{entity}/", content=raw, headers=signed_json_headers(raw)
-    )
-    return response.status_code
+    return send_signed(client, f"/webhooks/zoho/{entity}/", body).status_code
 
 
 PROBE = "tds-probe"
