@@ -8,7 +8,6 @@ deleted, so they only ever rise, across purges and restarts.
 
 from __future__ import annotations
 
-from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import (
     CollectorRegistry,
@@ -19,37 +18,37 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from alerts import stats
 from alerts.models import Alert, AlertStatus, Severity
 from inbox.models import Validity
-from syncqueue import totals
-from syncqueue.heartbeat import live_workers, stale_after
-from syncqueue.models import QueueEntry, WorkerHeartbeat
+from syncqueue import stats, totals
+from syncqueue.heartbeat import stale_after
+from syncqueue.models import Outcome, WorkerHeartbeat
 
-# SyncLog outcomes as the metric's ``outcome`` label.
+# Attempt outcomes as the metric's ``outcome`` label.
 OUTCOME_LABELS = {
-    "applied": "applied",
-    "stale": "skipped",
-    "failed": "failed",
-    "dead_letter": "dead_lettered",
+    Outcome.APPLIED: "applied",
+    Outcome.STALE: "skipped",
+    Outcome.FAILED: "failed",
+    Outcome.DEAD_LETTER: "dead_lettered",
 }
 
 
 class DatabaseCollector(Collector):
     def collect(self):
         now = timezone.now()
-        yield from self._queue(now)
+        queue = stats.queue_figures(now)
+        yield from self._queue(queue, now)
         yield self._events()
         yield self._latency()
         yield from self._alerts()
-        yield from self._workers(now)
+        yield from self._workers(queue, now)
         yield self._webhooks()
 
-    def _queue(self, now):
+    def _queue(self, queue: stats.QueueFigures, now):
         by_status = GaugeMetricFamily(
             "tds_queue_depth", "Queue entries in each status.", labels=["status"]
         )
-        for status, count in stats.queue_by_status().items():
+        for status, count in queue.by_status.items():
             by_status.add_metric([status], count)
         yield by_status
 
@@ -58,31 +57,35 @@ class DatabaseCollector(Collector):
             "Queue entries by status and entity (only combinations that exist).",
             labels=["status", "entity"],
         )
-        rows = QueueEntry.objects.values("status", "entity").annotate(n=Count("id")).order_by()
-        for row in sorted(rows, key=lambda r: (r["status"], r["entity"])):
-            by_entity.add_metric([row["status"], row["entity"]], row["n"])
+        existing = (
+            (status, entity, count)
+            for entity, counts in queue.by_entity.items()
+            for status, count in counts.items()
+            if count
+        )
+        for status, entity, count in sorted(existing):
+            by_entity.add_metric([status, entity], count)
         yield by_entity
 
         yield GaugeMetricFamily(
             "tds_queue_oldest_pending_age_seconds",
             "How long the oldest pending entry has waited (0 when none is pending).",
-            value=float(stats.oldest_pending_age(now)),
+            value=float(queue.oldest_pending_age_seconds or 0),
         )
         yield GaugeMetricFamily(
             "tds_queue_stuck_entries",
             "Entries in processing past their lease or STUCK_EVENT_MINUTES.",
-            value=stats.stuck_count(now),
+            value=queue.stuck,
         )
         yield GaugeMetricFamily(
             "tds_dead_letters_unresolved",
             "Dead letters no operator or replay has resolved yet.",
-            value=stats.unresolved_dead_letters(),
+            value=queue.dead_letters_unresolved,
         )
-        rate, _, _ = stats.failure_rate(now)
         yield GaugeMetricFamily(
             "tds_sync_failure_ratio_1h",
             "Failed or dead-lettered attempts over all attempts in the last hour.",
-            value=float(rate),
+            value=float(stats.failure_rate(now).rate),
         )
 
     def _events(self):
@@ -135,11 +138,11 @@ class DatabaseCollector(Collector):
         yield by_severity
         yield active
 
-    def _workers(self, now):
+    def _workers(self, queue: stats.QueueFigures, now):
         yield GaugeMetricFamily(
             "tds_workers_live",
             "Workers whose heartbeat is recent enough to count them as running.",
-            value=len(live_workers()),
+            value=queue.workers_live,
         )
         latest = WorkerHeartbeat.objects.order_by("-last_beat_at").first()
         if latest is not None:

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts import notify
-from alerts.checks import CHECKS, Reading, check_code
+from alerts.conditions import CONDITIONS, Reading, condition_code
 from alerts.models import SEVERITY_RANK, Alert, AlertStatus, NotifyEvent
 
 logger = logging.getLogger("tds.alerts")
@@ -51,8 +51,8 @@ class MonitorReport:
 def run_monitor(now: datetime | None = None, only: Collection[str] = ()) -> MonitorReport:
     """Every check, or those whose codes are in ``only``; then the deliveries owed."""
     report = MonitorReport()
-    for check in CHECKS:
-        if only and check_code(check) not in only:
+    for check in CONDITIONS:
+        if only and condition_code(check) not in only:
             continue
         moment = now or timezone.now()
         try:
@@ -60,7 +60,7 @@ def run_monitor(now: datetime | None = None, only: Collection[str] = ()) -> Moni
             action = record(reading, moment)
             report.findings.append(Finding(reading.code, action, reading.severity, reading.message))
         except Exception as error:  # one broken check must not silence the others
-            code = check_code(check)
+            code = condition_code(check)
             logger.exception("monitor check failed", extra={"check": code})
             report.findings.append(Finding(code, "error", None, f"{type(error).__name__}"))
     try:

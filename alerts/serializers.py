@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from alerts.models import Alert
+from syncqueue.api import QueueFiguresSerializer
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -47,13 +48,6 @@ def _number(places: int = 4) -> serializers.DecimalField:
     return serializers.DecimalField(
         max_digits=None, decimal_places=places, coerce_to_string=False, allow_null=True
     )
-
-
-class QueueFiguresSerializer(serializers.Serializer):
-    by_status = serializers.DictField(child=serializers.IntegerField())
-    oldest_pending_age_seconds = _number(3)
-    stuck = serializers.IntegerField()
-    dead_letters_unresolved = serializers.IntegerField()
 
 
 class ThroughputSerializer(serializers.Serializer):

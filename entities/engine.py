@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -31,15 +30,16 @@ _BASE_COLUMNS = ("zoho_id", "zoho_last_modified", "is_deleted", "deleted_at", "r
 WRITTEN = "written"
 
 
-class Outcome(StrEnum):
-    APPLIED = "applied"
-    STALE = "stale"
-
-
 @dataclass(frozen=True)
-class Applied:
-    outcome: Outcome
+class Written:
+    """What a change did: the ERP row it wrote, or None when the row already holds a newer
+    version (the change is stale)."""
+
     row_id: int | None
+
+    @property
+    def stale(self) -> bool:
+        return self.row_id is None
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,14 @@ class EventWrite:
     lines: list[list[Any]] | None  # each line's parameters; None leaves the lines alone
     dated: bool  # carries last_modified_time; undated changes are ordered by arrival alone
 
-    def run(self) -> Applied:
+    def run(self) -> Written:
         """Apply the change inside the caller's transaction."""
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 ctes, params = self.ctes()
                 cursor.execute(f"WITH {ctes} SELECT id FROM {WRITTEN}", params)
                 row = cursor.fetchone()
-                return Applied(Outcome.APPLIED, row[0]) if row else Applied(Outcome.STALE, None)
+                return Written(row[0] if row else None)
             return self._run_step_by_step(cursor)
 
     def ctes(self, gate: str | None = None) -> tuple[str, list[Any]]:
@@ -91,11 +91,11 @@ class EventWrite:
             params.append(self.zoho_id)
         return ", ".join(parts), params
 
-    def _run_step_by_step(self, cursor: Any) -> Applied:
+    def _run_step_by_step(self, cursor: Any) -> Written:
         cursor.execute(self._record_sql(gate=None), self.record_params)
         row = cursor.fetchone()
         if row is None:
-            return Applied(Outcome.STALE, None)
+            return Written(None)
         row_id = row[0]
         lines = self.mapping.lines
         if lines is not None and self.lines is not None:
@@ -110,7 +110,7 @@ class EventWrite:
                 f"WHERE {backfill.zoho_column} = %s AND {backfill.fk_column} IS NULL",
                 [row_id, self.zoho_id],
             )
-        return Applied(Outcome.APPLIED, row_id)
+        return Written(row_id)
 
     def _record_sql(self, gate: str | None) -> str:
         if self.deleted:
@@ -121,7 +121,7 @@ class EventWrite:
         return () if self.deleted else backfills_for(self.mapping.model)
 
 
-def apply_event(entity: str, operation: str, record: dict, now: datetime) -> Applied:
+def apply_event(entity: str, operation: str, record: dict, now: datetime) -> Written:
     """Apply one event's record to its ERP table (and lines) and say what happened."""
     return plan_event(entity, operation, record, now).run()
 

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from syncqueue.console import replay
 from syncqueue.models import DeadLetter, Status
-from syncqueue.stats import queue_stats
+from syncqueue.stats import queue_figures
 
 
 class StatusCountsSerializer(serializers.Serializer):
@@ -35,7 +35,9 @@ class StatusCountsSerializer(serializers.Serializer):
     dead_letter = serializers.IntegerField()
 
 
-class QueueStatsSerializer(serializers.Serializer):
+class QueueFiguresSerializer(serializers.Serializer):
+    """``syncqueue.stats.QueueFigures``: here, and as the ``queue`` of /dashboard/metrics."""
+
     by_status = StatusCountsSerializer()
     by_entity = serializers.DictField(
         child=StatusCountsSerializer(), help_text="Counts by status for each entity."
@@ -43,9 +45,19 @@ class QueueStatsSerializer(serializers.Serializer):
     claimable = serializers.IntegerField(
         help_text="Entries a worker could claim now: due, and first of their record's events."
     )
-    oldest_pending_age_seconds = serializers.FloatField(
-        allow_null=True, help_text="Age of the oldest pending entry; null when none is pending."
+    oldest_pending_age_seconds = serializers.DecimalField(
+        max_digits=None,
+        decimal_places=3,
+        coerce_to_string=False,
+        allow_null=True,
+        help_text="How long the oldest pending entry has waited (a replayed one: since its "
+        "replay); null when none is pending.",
     )
+    stuck = serializers.IntegerField(
+        help_text="Entries in processing past their lease or STUCK_EVENT_MINUTES."
+    )
+    dead_letters_unresolved = serializers.IntegerField()
+    workers_live = serializers.IntegerField(help_text="Workers that beat recently.")
 
 
 class DeadLetterSerializer(serializers.ModelSerializer):
@@ -80,9 +92,9 @@ def _actor(request: Request) -> str:
 
 
 class QueueStatsView(APIView):
-    @extend_schema(responses=QueueStatsSerializer, summary="Queue counts and oldest pending age")
+    @extend_schema(responses=QueueFiguresSerializer, summary="Queue counts and oldest pending age")
     def get(self, request: Request) -> Response:
-        return Response(queue_stats())
+        return Response(QueueFiguresSerializer(queue_figures()).data)
 
 
 class DeadLetterPagination(PageNumberPagination):

@@ -39,8 +39,8 @@ _CANDIDATES = f"""
 
 _CLAIM = f"""
     UPDATE {_TABLE}
-    SET status = 'processing', locked_by = %s, locked_until = %s, claim_token = %s,
-        lost_leases = lost_leases + CASE WHEN status = 'processing' THEN 1 ELSE 0 END,
+    SET status = '{Status.PROCESSING}', locked_by = %s, locked_until = %s, claim_token = %s,
+        lost_leases = lost_leases + CASE WHEN status = '{Status.PROCESSING}' THEN 1 ELSE 0 END,
         updated_at = %s
     WHERE id IN ({{candidates}})
     RETURNING id, entity, record_id, operation, payload, attempts + 1, created_at, replayed,

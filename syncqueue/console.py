@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from syncqueue.dispatch import request_drain
-from syncqueue.models import UNFINISHED, DeadLetter, QueueEntry, Status
+from syncqueue.models import UNFINISHED, DeadLetter, Outcome, QueueEntry, Status
 from syncqueue.replay import replay_dead_letters
 
 
@@ -106,7 +106,7 @@ def give_up(entries: QuerySet[QueueEntry], actor: str, note: str, user: Model | 
         ids = [entry.pk for entry in taken]
         QueueEntry.objects.filter(pk__in=ids).update(
             status=Status.DEAD_LETTER,
-            outcome="dead_letter",
+            outcome=Outcome.DEAD_LETTER,
             last_error=error,
             locked_by="",
             locked_until=None,

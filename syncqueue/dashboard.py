@@ -12,9 +12,8 @@ from django.apps import apps
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
-from syncqueue.heartbeat import live_workers
-from syncqueue.models import DeadLetter, Status
-from syncqueue.stats import HourBucket, hourly_outcomes, queue_stats
+from syncqueue.models import Status
+from syncqueue.stats import HourBucket, hourly_outcomes, queue_figures
 
 CHART_HEIGHT = 140  # px for the tallest bar
 SLOT = 30  # px per hour: two bars of BAR px and a gap
@@ -100,15 +99,16 @@ def open_alerts(limit: int = 10) -> list | None:
 
 def dashboard_context(now: datetime | None = None) -> dict:
     now = now or timezone.now()
-    stats = queue_stats(now)
+    figures = queue_figures(now)
     return {
-        "by_status": [(status, stats["by_status"][status]) for status in Status.values],
-        "by_entity": stats["by_entity"],
-        "oldest_pending_age_seconds": stats["oldest_pending_age_seconds"],
-        "claimable": stats["claimable"],
-        "open_dead_letters": DeadLetter.objects.filter(resolved=False).count(),
+        "by_status": [(status, figures.by_status[status]) for status in Status.values],
+        "by_entity": figures.by_entity,
+        "oldest_pending_age_seconds": figures.oldest_pending_age_seconds,
+        "claimable": figures.claimable,
+        "open_dead_letters": figures.dead_letters_unresolved,
+        "stuck": figures.stuck,
         "chart": throughput_chart(hourly_outcomes(24, now)),
         "alerts": open_alerts(),
-        "workers": len(live_workers()),
+        "workers": figures.workers_live,
         "now": now,
     }

@@ -24,7 +24,8 @@ class Status(models.TextChoices):
     DEAD_LETTER = "dead_letter"
 
 
-UNFINISHED = (Status.PENDING, Status.PROCESSING, Status.FAILED)
+# Not yet completed or dead-lettered: waiting, failed with a retry due, or in a worker's hands.
+UNFINISHED = (Status.PENDING, Status.FAILED, Status.PROCESSING)
 _UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED)
 
 # The one definition of "claimable", used by the claim, the workers' poll and the figures.
@@ -39,7 +40,7 @@ _UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED)
 # table, ``%s`` twice the current time.
 CLAIMABLE_WHERE = f"""
     c.status IN ({_UNFINISHED_SQL})
-    AND CASE WHEN c.status = 'processing' THEN c.locked_until < %s
+    AND CASE WHEN c.status = '{Status.PROCESSING}' THEN c.locked_until < %s
         ELSE c.next_attempt_at <= %s
             AND c.id = (
                 SELECT min(p.id) FROM {{table}} p
@@ -49,10 +50,24 @@ CLAIMABLE_WHERE = f"""
             AND NOT EXISTS (
                 SELECT 1 FROM {{table}} p
                 WHERE p.entity = c.entity AND p.record_id = c.record_id
-                  AND p.status = 'processing' AND p.id > c.id
+                  AND p.status = '{Status.PROCESSING}' AND p.id > c.id
             )
         END
 """
+
+
+class Outcome(models.TextChoices):
+    """How an attempt ended: a queue entry's last outcome, and each sync-log row's."""
+
+    APPLIED = "applied"
+    STALE = "stale", "skipped as stale"
+    FAILED = "failed", "failed, to be retried"
+    DEAD_LETTER = "dead_letter", "dead-lettered"
+
+
+# Attempts that reached the ERP's newest state, and attempts that did not.
+SUCCEEDED = (Outcome.APPLIED, Outcome.STALE)
+FAILED_OUTCOMES = (Outcome.FAILED, Outcome.DEAD_LETTER)
 
 
 class QueueEntryQuerySet(models.QuerySet):
@@ -81,7 +96,7 @@ class QueueEntry(models.Model):
     operation = models.CharField(max_length=16)
     payload = models.JSONField(help_text="The Zoho record to apply.", encoder=ExactNumberEncoder)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    outcome = models.CharField(max_length=16, blank=True, default="")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default="")
     attempts = models.PositiveIntegerField(
         default=0, help_text="Attempts that ended, each with its row in the sync log."
     )
@@ -115,13 +130,13 @@ class QueueEntry(models.Model):
             models.Index(
                 fields=["id"],
                 name="tds_queue_due",
-                condition=Q(status__in=["pending", "failed", "processing"]),
+                condition=Q(status__in=list(UNFINISHED)),
             ),
             # "Is an earlier event of this record still unfinished?"
             models.Index(
                 fields=["entity", "record_id", "id"],
                 name="tds_queue_record_open",
-                condition=Q(status__in=["pending", "failed", "processing"]),
+                condition=Q(status__in=list(UNFINISHED)),
             ),
             models.Index(fields=["status", "entity"], name="tds_queue_status_entity"),
             models.Index(fields=["completed_at"], name="tds_queue_completed"),
@@ -193,7 +208,7 @@ class SyncLog(models.Model):
     record_id = models.CharField(max_length=64)
     operation = models.CharField(max_length=16)
     attempt = models.PositiveIntegerField()
-    outcome = models.CharField(max_length=16)  # applied, stale, failed, dead_letter
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
     duration_ms = models.DecimalField(max_digits=12, decimal_places=3)
     latency_ms = models.DecimalField(
         max_digits=14, decimal_places=3, null=True, blank=True, help_text="Accepted to applied."

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import TypeVar
 
 from django.conf import settings
@@ -26,14 +27,14 @@ from django.db import InterfaceError, InternalError, OperationalError, connectio
 from django.db.models import F
 from django.utils import timezone
 
-from entities.engine import WRITTEN, EventWrite, Outcome, plan_event
+from entities.engine import WRITTEN, EventWrite, plan_event
 from syncqueue.claims import Claim, claim_batch, release_claims
 from syncqueue.drain_settings import (
     draining_session,
     draining_transaction,
     set_session_settings,
 )
-from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
+from syncqueue.models import SUCCEEDED, DeadLetter, Outcome, QueueEntry, Status, SyncLog
 from syncqueue.shutdown import stop_requested
 from tds_site.postgresql.base import closed_by_server
 
@@ -47,6 +48,13 @@ class WorkerLost(Exception):
 
 class LeaseLost(Exception):
     """Another worker reclaimed this entry after our lease ran out."""
+
+
+class HandedBack(StrEnum):
+    """A claim that ended without an attempt: nothing logged, the entry goes on."""
+
+    LEASE_LOST = "lease_lost"  # another worker has it now
+    BUSY = "busy"  # its record was locked; back in a moment, same attempt
 
 
 def worker_name() -> str:
@@ -147,8 +155,8 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 BUSY_RECORD_RETRY_SECONDS = 1
 
 
-def process_claim(claim: Claim, worker: str) -> str:
-    """Apply one claimed entry; returns its outcome."""
+def process_claim(claim: Claim, worker: str) -> Outcome | HandedBack:
+    """Apply one claimed entry; returns how its attempt ended, or why there was none."""
     started = time.perf_counter()
     try:
         if claim.lost_leases >= settings.RETRY_POLICY.max_attempts:
@@ -167,10 +175,11 @@ def process_claim(claim: Claim, worker: str) -> str:
         if connection.vendor == "postgresql":
             return _apply_in_one_statement(claim, write, worker, now)
         with transaction.atomic():
-            return _complete(claim, write.run().outcome, started, worker, now)
+            outcome = Outcome.STALE if write.run().stale else Outcome.APPLIED
+            return _complete(claim, outcome, started, worker, now)
     except LeaseLost:
         logger.warning("lease lost", extra={"entry_id": claim.entry_id, "worker": worker})
-        return "lease_lost"
+        return HandedBack.LEASE_LOST
     except Exception as error:  # any failure is retried, then dead-lettered
         if _database_lost(error):
             raise DatabaseLost(str(error)) from error
@@ -179,7 +188,7 @@ def process_claim(claim: Claim, worker: str) -> str:
             # to the rest of the batch; the event comes back in a moment, same attempt.
             logger.warning("record busy", extra={"entry_id": claim.entry_id, "worker": worker})
             release_claims([claim], timezone.now() + timedelta(seconds=BUSY_RECORD_RETRY_SECONDS))
-            return "busy"
+            return HandedBack.BUSY
         return _record_failure(claim, error, started, worker)
 
 
@@ -191,10 +200,10 @@ _DEAD_LETTERS = DeadLetter._meta.db_table
 # CTE is empty and nothing at all is written.
 _LEASE = (
     f"lease AS (SELECT id FROM {_QUEUE} "
-    f"WHERE id = %s AND status = 'processing' AND claim_token = %s FOR UPDATE)"
+    f"WHERE id = %s AND status = '{Status.PROCESSING}' AND claim_token = %s FOR UPDATE)"
 )
 _DONE = (
-    f"done AS (UPDATE {_QUEUE} SET status = 'completed', attempts = attempts + 1, "
+    f"done AS (UPDATE {_QUEUE} SET status = '{Status.COMPLETED}', attempts = attempts + 1, "
     f"outcome = CASE WHEN EXISTS "
     f"(SELECT 1 FROM {WRITTEN}) THEN '{Outcome.APPLIED}' ELSE '{Outcome.STALE}' END, "
     f"locked_until = NULL, locked_by = '', last_error = '', updated_at = %s, completed_at = %s "
@@ -212,7 +221,7 @@ _RESOLVED = (
 )
 
 
-def _apply_in_one_statement(claim: Claim, write: EventWrite, worker: str, now) -> str:
+def _apply_in_one_statement(claim: Claim, write: EventWrite, worker: str, now) -> Outcome:
     """PostgreSQL: the ERP change, the status, the log row (and a replay's dead letter) in
     one statement, so one round trip and one implicit transaction; behind PgBouncer, an
     explicit one that sets the drain's settings first (raises LeaseLost)."""
@@ -230,7 +239,7 @@ def _apply_in_one_statement(claim: Claim, write: EventWrite, worker: str, now) -
         row = cursor.fetchone()
     if row is None:
         raise LeaseLost(claim.entry_id)
-    return row[0]
+    return Outcome(row[0])
 
 
 def _superseded(claim: Claim) -> bool:
@@ -244,7 +253,7 @@ def _superseded(claim: Claim) -> bool:
     ).exists()
 
 
-def _complete(claim: Claim, outcome: str, started: float, worker: str, now) -> str:
+def _complete(claim: Claim, outcome: Outcome, started: float, worker: str, now) -> Outcome:
     """Step by step: the entry completed, its log row, and a replay's dead letter resolved."""
     with transaction.atomic():
         _finish(claim, Status.COMPLETED, outcome, now, error="")
@@ -265,7 +274,7 @@ def _latency_ms(claim: Claim, now) -> Decimal:
     return Decimal((now - claim.created_at).total_seconds() * 1000).quantize(Decimal("0.001"))
 
 
-def _finish(claim: Claim, status: str, outcome: str, now, error: str, **extra) -> None:
+def _finish(claim: Claim, status: Status, outcome: Outcome | str, now, error: str, **extra) -> None:
     updated = QueueEntry.objects.filter(
         id=claim.entry_id, status=Status.PROCESSING, claim_token=claim.token
     ).update(
@@ -283,7 +292,7 @@ def _finish(claim: Claim, status: str, outcome: str, now, error: str, **extra) -
         raise LeaseLost(claim.entry_id)
 
 
-def _log(claim: Claim, outcome: str, started: float, worker: str, now, error: str) -> None:
+def _log(claim: Claim, outcome: Outcome, started: float, worker: str, now, error: str) -> None:
     SyncLog.objects.create(
         entry_id=claim.entry_id,
         entity=claim.entity,
@@ -292,30 +301,33 @@ def _log(claim: Claim, outcome: str, started: float, worker: str, now, error: st
         attempt=claim.attempt,
         outcome=outcome,
         duration_ms=_duration_ms(started),
-        latency_ms=_latency_ms(claim, now) if outcome in (Outcome.APPLIED, Outcome.STALE) else None,
+        latency_ms=_latency_ms(claim, now) if outcome in SUCCEEDED else None,
         error=error,
         worker=worker,
         created_at=now,
     )
 
 
-def _record_failure(claim: Claim, error: Exception, started: float, worker: str) -> str:
+def _record_failure(
+    claim: Claim, error: Exception, started: float, worker: str
+) -> Outcome | HandedBack:
     message = f"{type(error).__name__}: {error}"[:4000]
     policy = settings.RETRY_POLICY
     try:
         with transaction.atomic():
             now = timezone.now()
             if claim.attempt >= policy.max_attempts or isinstance(error, WorkerLost):
-                _finish(claim, Status.DEAD_LETTER, "dead_letter", now, message)
+                _finish(claim, Status.DEAD_LETTER, Outcome.DEAD_LETTER, now, message)
                 _dead_letter(claim, message, traceback.format_exc(), now)
-                outcome = "dead_letter"
+                outcome = Outcome.DEAD_LETTER
             else:
                 retry_at = now + timedelta(seconds=policy.delay_after(claim.attempt))
+                # The entry's outcome stays blank until an attempt ends it; the log says failed.
                 _finish(claim, Status.FAILED, "", now, message, next_attempt_at=retry_at)
-                outcome = "failed"
+                outcome = Outcome.FAILED
             _log(claim, outcome, started, worker, now, message)
     except LeaseLost:
-        return "lease_lost"
+        return HandedBack.LEASE_LOST
     logger.warning(
         "event %s",
         outcome,

@@ -40,7 +40,7 @@ def test_schema_validates_and_lists_every_endpoint():
     for path, methods in EXPECTED.items():
         assert methods <= paths.get(path, set()), path
     stats = schema["paths"]["/dashboard/queue-stats"]["get"]["responses"]["200"]
-    assert stats["content"]["application/json"]["schema"]["$ref"].endswith("QueueStats")
+    assert stats["content"]["application/json"]["schema"]["$ref"].endswith("QueueFigures")
     assert set(schema["components"]["schemas"]["QueueStats"]["properties"]) == {
         "by_status",
         "by_entity",

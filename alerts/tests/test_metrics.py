@@ -161,10 +161,10 @@ def test_openmetrics_when_asked(client, staff_token):
 def test_database_down_gives_503(client, staff_token, monkeypatch):
     from django.db import OperationalError
 
-    def down():
+    def down(now=None):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("alerts.metrics.stats.queue_by_status", down)
+    monkeypatch.setattr("alerts.metrics.stats.queue_figures", down)
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Token {staff_token}")
     assert response.status_code == 503
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts import checks
+from alerts import conditions
 from alerts.models import Alert
 from alerts.monitor import run_monitor
 from alerts.tests.factories import (
@@ -268,8 +268,8 @@ def test_a_failing_check_does_not_stop_the_others(monkeypatch, settings, live_wo
 
     broken.__name__ = "check_dead_letters"
     monkeypatch.setattr(
-        "alerts.monitor.CHECKS",
-        tuple(broken if c is checks.check_dead_letters else c for c in checks.CHECKS),
+        "alerts.monitor.CONDITIONS",
+        tuple(broken if c is conditions.check_dead_letters else c for c in conditions.CONDITIONS),
     )
     drive_queue_backlog("critical", settings)
     report = run_monitor()

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from alerts import notify
-from alerts.checks import check_queue_backlog
+from alerts.conditions import check_queue_backlog
 from alerts.models import Alert
 from alerts.monitor import record, run_monitor
 from alerts.tests.factories import DeadLetterFactory, QueueEntryFactory

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from entities import models as erp
-from entities.engine import Outcome, apply_event
+from entities.engine import apply_event
 from entities.fields import FieldValueError, to_decimal, to_timestamp
 from tests.support import FIXTURES
 
@@ -33,11 +33,11 @@ def apply(entity: str, record: dict, operation: str = "upsert"):
 
 
 def test_newer_change_applies_and_older_is_skipped_as_stale():
-    assert apply("invoices", invoice("2025-03-05T14:07:58+0300")).outcome == Outcome.APPLIED
+    assert not apply("invoices", invoice("2025-03-05T14:07:58+0300")).stale
     newer = apply("invoices", invoice("2025-03-06T09:00:00+0300", status="paid", balance=0))
-    assert newer.outcome == Outcome.APPLIED
+    assert not newer.stale
     older = apply("invoices", invoice("2025-03-05T20:00:00+0300", status="sent"))
-    assert older.outcome == Outcome.STALE
+    assert older.stale
     row = erp.Invoice.objects.get()
     assert (row.status, row.balance) == ("paid", Decimal("0"))
     assert row.zoho_last_modified == datetime(2025, 3, 6, 6, 0, tzinfo=UTC)
@@ -46,21 +46,21 @@ def test_newer_change_applies_and_older_is_skipped_as_stale():
 def test_instants_are_compared_not_strings():
     # 10:00+0300 is 07:00 UTC, earlier than 08:00 UTC although the string sorts later.
     apply("invoices", invoice("2025-03-05T08:00:00Z", status="paid"))
-    assert apply("invoices", invoice("2025-03-05T10:00:00+0300")).outcome == Outcome.STALE
+    assert apply("invoices", invoice("2025-03-05T10:00:00+0300")).stale
     assert erp.Invoice.objects.get().status == "paid"
 
 
 def test_equal_timestamp_reapplies_idempotently():
     record = invoice("2025-03-05T14:07:58+0300")
     apply("invoices", record)
-    assert apply("invoices", record).outcome == Outcome.APPLIED
+    assert not apply("invoices", record).stale
     assert erp.Invoice.objects.count() == 1
     assert erp.InvoiceLine.objects.count() == 2
 
 
 def test_undated_changes_apply_in_arrival_order_and_keep_the_stored_time():
     apply("invoices", invoice("2025-03-05T14:07:58+0300"))
-    assert apply("invoices", invoice(None, status="void")).outcome == Outcome.APPLIED
+    assert not apply("invoices", invoice(None, status="void")).stale
     row = erp.Invoice.objects.get()
     assert row.status == "void"
     assert row.zoho_last_modified == datetime(2025, 3, 5, 11, 7, 58, tzinfo=UTC)
@@ -72,25 +72,25 @@ def test_delete_then_older_update_stays_deleted():
     row = erp.Invoice.objects.get()
     assert row.is_deleted and row.deleted_at is not None
     stale = apply("invoices", invoice("2025-03-05T14:07:58+0300", status="sent"))
-    assert stale.outcome == Outcome.STALE
+    assert stale.stale
     undated = apply("invoices", invoice(None, status="sent"))
-    assert undated.outcome == Outcome.STALE
+    assert undated.stale
     same_time = apply("invoices", invoice("2025-03-06T09:00:00+0300", status="sent"))
-    assert same_time.outcome == Outcome.STALE
+    assert same_time.stale
     assert erp.Invoice.objects.get().is_deleted
 
 
 def test_delete_before_create_leaves_a_tombstone_that_blocks_the_older_create():
     apply("invoices", {"invoice_id": "2851937000000052033"}, operation="delete")
     assert erp.Invoice.objects.get().is_deleted
-    assert apply("invoices", invoice("2025-03-05T14:07:58+0300")).outcome == Outcome.STALE
+    assert apply("invoices", invoice("2025-03-05T14:07:58+0300")).stale
 
 
 def test_a_provably_newer_change_revives_a_deleted_record():
     apply("invoices", invoice("2025-03-05T14:07:58+0300"), operation="delete")
     after_the_delete = (timezone.now() + timedelta(minutes=5)).isoformat()
     revived = apply("invoices", invoice(after_the_delete, status="draft"))
-    assert revived.outcome == Outcome.APPLIED
+    assert not revived.stale
     row = erp.Invoice.objects.get()
     assert (row.is_deleted, row.deleted_at, row.status) == (False, None, "draft")
 
@@ -196,7 +196,7 @@ def test_an_undated_delete_is_not_undone_by_an_update_zoho_made_before_it():
     apply("invoices", {"invoice_id": "2851937000000052033"}, operation="delete")
     # Made in Zoho before the delete (so before it reached us), delivered late.
     late = apply("invoices", invoice("2025-03-06T09:00:00+0300", status="sent"))
-    assert late.outcome == Outcome.STALE
+    assert late.stale
     assert erp.Invoice.objects.get().is_deleted
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from django.core.management.base import BaseCommand, CommandParser
+from rest_framework.renderers import JSONRenderer
 
+from syncqueue.api import QueueFiguresSerializer
 from syncqueue.models import Status
-from syncqueue.stats import queue_stats
+from syncqueue.stats import queue_figures
 
 
 class Command(BaseCommand):
@@ -19,9 +19,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, as_json: bool = False, **_):
-        stats = queue_stats()
+        figures = queue_figures()
+        stats = QueueFiguresSerializer(figures).data
         if as_json:
-            self.stdout.write(json.dumps(stats, indent=2))
+            rendered = JSONRenderer().render(stats, renderer_context={"indent": 2})
+            self.stdout.write(rendered.decode())
             return
         statuses = list(Status.values)
         width = max([len("entity"), *(len(e) for e in stats["by_entity"])])
@@ -36,5 +38,5 @@ class Command(BaseCommand):
             f"{'all':<{width}}  " + "  ".join(f"{stats['by_status'][s]:>11}" for s in statuses)
         )
         self.stdout.write(f"claimable now: {stats['claimable']}")
-        age = stats["oldest_pending_age_seconds"]
+        age = figures.oldest_pending_age_seconds
         self.stdout.write("oldest pending: " + ("none" if age is None else f"{age:.1f}s ago"))

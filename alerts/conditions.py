@@ -1,4 +1,5 @@
-"""The monitored conditions: each reads the database and says how bad things are.
+"""The monitored conditions: each reads the figures (``syncqueue.stats``) and says how bad
+things are.
 
 A check never writes; it returns a ``Reading`` whose ``severity`` is None when the condition
 is clear. Thresholds are exceeded, not reached: "pending > 1000" is critical, 1000 is not.
@@ -13,10 +14,10 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from alerts import stats
 from alerts.models import Code, Severity
+from syncqueue import stats
 from syncqueue.heartbeat import stale_after
-from syncqueue.models import QueueEntry, Status, WorkerHeartbeat
+from syncqueue.models import QueueEntry, WorkerHeartbeat
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,15 @@ def check_dead_letters(now: datetime) -> Reading:
 
 
 def check_failure_rate(now: datetime) -> Reading:
-    rate, failed, total = stats.failure_rate(now)
+    failures = stats.failure_rate(now)
     return _grade(
         Code.FAILURE_RATE,
-        rate,
+        failures.rate,
         Decimal(settings.ALERT_FAILURE_RATE_WARNING),
         Decimal(settings.ALERT_FAILURE_RATE_CRITICAL),
         lambda v, t: (
-            f"{_percent(v)} of attempts failed in the last hour ({failed} of {total}; "
+            f"{_percent(v)} of attempts failed in the last hour "
+            f"({failures.failed} of {failures.attempts}; "
             f"threshold {_percent(t)})"
         ),
     )
@@ -90,7 +92,7 @@ def check_stuck_events(now: datetime) -> Reading:
 def check_oldest_pending(now: datetime) -> Reading:
     return _grade(
         Code.OLDEST_PENDING,
-        stats.oldest_pending_age(now).quantize(Decimal(1)),
+        (stats.oldest_pending_age(now) or Decimal(0)).quantize(Decimal(1)),
         Decimal(settings.ALERT_OLDEST_PENDING_WARNING_SECONDS),
         Decimal(settings.ALERT_OLDEST_PENDING_CRITICAL_SECONDS),
         lambda v, t: f"the oldest pending entry has waited {v} s (threshold {t} s)",
@@ -108,9 +110,7 @@ def check_worker_down(now: datetime) -> Reading:
     if latest and latest.last_beat_at >= now - window:
         age = Decimal(int((now - latest.last_beat_at).total_seconds()))
         return Reading(Code.WORKER_DOWN, None, age, threshold, "a worker is beating")
-    waiting = QueueEntry.objects.filter(
-        status__in=(Status.PENDING, Status.FAILED, Status.PROCESSING)
-    ).count()
+    waiting = QueueEntry.objects.unfinished().count()
     if latest:
         age = Decimal(int((now - latest.last_beat_at).total_seconds()))
         message = (
@@ -128,7 +128,7 @@ def _percent(rate: Decimal) -> str:
     return f"{(rate * 100).quantize(Decimal('0.01')).normalize():f}%"
 
 
-CHECKS: tuple[Callable[[datetime], Reading], ...] = (
+CONDITIONS: tuple[Callable[[datetime], Reading], ...] = (
     check_queue_backlog,
     check_dead_letters,
     check_failure_rate,
@@ -138,6 +138,6 @@ CHECKS: tuple[Callable[[datetime], Reading], ...] = (
 )
 
 
-def check_code(check: Callable[[datetime], Reading]) -> str:
-    """The alert code a check reads: ``check_worker_down`` -> ``worker_down``."""
+def condition_code(check: Callable[[datetime], Reading]) -> str:
+    """The alert code a condition reads: ``check_worker_down`` -> ``worker_down``."""
     return check.__name__.removeprefix("check_")
