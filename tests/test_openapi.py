@@ -41,11 +41,14 @@ def test_schema_validates_and_lists_every_endpoint():
         assert methods <= paths.get(path, set()), path
     stats = schema["paths"]["/dashboard/queue-stats"]["get"]["responses"]["200"]
     assert stats["content"]["application/json"]["schema"]["$ref"].endswith("QueueFigures")
-    assert set(schema["components"]["schemas"]["QueueStats"]["properties"]) == {
+    assert set(schema["components"]["schemas"]["QueueFigures"]["properties"]) == {
         "by_status",
         "by_entity",
         "claimable",
         "oldest_pending_age_seconds",
+        "stuck",
+        "dead_letters_unresolved",
+        "workers_live",
     }
     replay = schema["paths"]["/dashboard/dead-letters/{id}/replay"]["post"]
     assert "202" in replay["responses"]
