@@ -10,7 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from inbox.addresses import client_address
+from tds_site.addresses import client_address
 
 
 @lru_cache(maxsize=8)

@@ -11,7 +11,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from entities import models as erp
-from syncqueue.admin_helpers import ReadOnlyAdmin, pretty_json
+from tds_site.admin_helpers import ReadOnlyAdmin, pretty_json
 
 _SUMMARY = (
     "number",

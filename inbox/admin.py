@@ -20,8 +20,8 @@ from django.db.models.functions import Cast
 from django.http import HttpRequest
 
 from inbox.models import InboxEvent
-from syncqueue.admin_helpers import ReadOnlyAdmin, admin_link, changelist_link, pre, pretty_json
 from syncqueue.models import QueueEntry
+from tds_site.admin_helpers import ReadOnlyAdmin, admin_link, changelist_link, pre, pretty_json
 
 
 class ContainsBytes(Func):

@@ -22,8 +22,8 @@ from django.db import connection
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from inbox.addresses import client_address
 from inbox.models import RateWindow
+from tds_site.addresses import client_address
 
 logger = logging.getLogger("tds.ingest")
 

@@ -16,12 +16,12 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from entities.mappings import WEBHOOK_ENTITIES
-from inbox.addresses import client_address
 from inbox.body import BodyRefused, read_body
 from inbox.openapi import ENTITY_PARAMETER, WEBHOOK_BODY, WEBHOOK_PARAMETERS
 from inbox.payloads import supported_content_type
 from inbox.services import WebhookRequest, ingest_webhook
 from inbox.throttling import WebhookRateThrottle
+from tds_site.addresses import client_address
 
 logger = logging.getLogger("tds.ingest")
 

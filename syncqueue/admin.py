@@ -1,7 +1,7 @@
 """The queue, its dead letters and its log in the operator console.
 
 Object pages are read-only; what an operator changes goes through named actions, each of
-them a function of ``syncqueue.console`` that records the person (DeadLetter.replayed_by /
+them a function of ``syncqueue.operations`` that records the person (DeadLetter.replayed_by /
 resolved_by, and Django's admin history).
 """
 
@@ -22,8 +22,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from syncqueue import console
-from syncqueue.admin_helpers import (
+from syncqueue import operations
+from syncqueue.models import DeadLetter, QueueEntry, SyncLog
+from tds_site.admin_helpers import (
     ReadOnlyAdmin,
     actor_of,
     admin_link,
@@ -31,7 +32,6 @@ from syncqueue.admin_helpers import (
     pre,
     pretty_json,
 )
-from syncqueue.models import DeadLetter, QueueEntry, SyncLog
 
 CONFIRM_TEMPLATE = "admin/syncqueue/confirm_action.html"
 
@@ -227,7 +227,7 @@ class QueueEntryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry now (failed entries)", permissions=["operate"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[QueueEntry]) -> None:
-        count = console.retry_now(queryset, actor=actor_of(request), user=request.user)
+        count = operations.retry_now(queryset, actor=actor_of(request), user=request.user)
         _report(self, request, count, queryset.count(), "failed {} due now", "not failed")
 
     @admin.action(description="Dead-letter (give up on them)", permissions=["operate"])
@@ -242,7 +242,7 @@ class QueueEntryAdmin(ReadOnlyAdmin):
         )
         if page is not None:
             return page
-        count = console.give_up(queryset, actor=actor_of(request), note=note, user=request.user)
+        count = operations.give_up(queryset, actor=actor_of(request), note=note, user=request.user)
         _report(self, request, count, queryset.count(), "{} dead-lettered", "already finished")
         return None
 
@@ -364,7 +364,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Replay selected", permissions=["operate"])
     def replay_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
-        count = console.replay(queryset, actor=actor_of(request), user=request.user)
+        count = operations.replay(queryset, actor=actor_of(request), user=request.user)
         self._replayed(request, count, queryset.count())
 
     @admin.action(description="Replay all matching the current filter", permissions=["operate"])
@@ -380,7 +380,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         matching = self.get_changelist_instance(request).get_queryset(request)
         back = reverse("admin:syncqueue_deadletter_changelist") + "?" + request.GET.urlencode()
         if request.method == "POST":
-            count = console.replay(matching, actor=actor_of(request), user=request.user)
+            count = operations.replay(matching, actor=actor_of(request), user=request.user)
             self._replayed(request, count, count)
             return HttpResponseRedirect(back)
         context = {
@@ -407,7 +407,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         )
         if page is not None:
             return page
-        count = console.resolve(queryset, actor=actor_of(request), note=note, user=request.user)
+        count = operations.resolve(queryset, actor=actor_of(request), note=note, user=request.user)
         self.message_user(
             request, f"{count} dead letter{'s' if count != 1 else ''} marked resolved."
         )

@@ -1,6 +1,6 @@
 """The operator dashboard API (CONTRACT §6): queue stats and dead letters.
 
-Views only translate HTTP; the work is in ``syncqueue.stats`` and ``syncqueue.console``.
+Views only translate HTTP; the work is in ``syncqueue.stats`` and ``syncqueue.operations``.
 Authentication and permission are the project defaults: a token or a session of a staff
 user (anyone else gets 401 or 403).
 """
@@ -22,8 +22,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from syncqueue.console import replay
 from syncqueue.models import DeadLetter, Status
+from syncqueue.operations import replay
 from syncqueue.stats import queue_figures
 
 

@@ -316,7 +316,7 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_CLIENT_IP_CALLABLE = "inbox.addresses.client_address"
+AXES_CLIENT_IP_CALLABLE = "tds_site.addresses.client_address"
 AXES_RESET_ON_SUCCESS = True
 # Failures are what matter; a row per successful login would only grow.
 AXES_DISABLE_ACCESS_LOG = True

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from syncqueue.management.commands._console import whole_number
 from syncqueue.purge import BATCH_SIZE, count_purgeable, purge
+from tds_site.command_arguments import whole_number
 
 
 class Command(BaseCommand):

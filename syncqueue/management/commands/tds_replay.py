@@ -6,9 +6,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
 
 from entities.mappings import BY_ENTITY
-from syncqueue.console import replay
-from syncqueue.management.commands._console import cli_actor, whole_number
 from syncqueue.models import DeadLetter
+from syncqueue.operations import replay
+from tds_site.command_arguments import cli_actor, whole_number
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Small pieces the console's admin classes share: read-only display and pretty JSON."""
+"""Pieces every app's admin classes share: read-only display and pretty JSON."""
 
 from __future__ import annotations
 
