@@ -2,13 +2,14 @@
 
 django-q2 schedules count in whole minutes, so MONITORING_INTERVAL is rounded down to
 minutes, and never below one: 300 s runs every 5 minutes, 90 s every minute, 30 s every
-minute too. ``ensure_schedule`` is idempotent; it runs after every ``migrate``.
+minute too. It is brought in step after every ``migrate`` and when a worker starts.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.utils import timezone
+
+from tds_site.schedules import keep_schedule
 
 SCHEDULE_NAME = "tds-monitor"
 MONITOR_TASK = "alerts.monitor.run_scheduled"
@@ -18,28 +19,13 @@ def schedule_minutes() -> int:
     return max(1, settings.MONITORING_INTERVAL // 60)
 
 
-def ensure_schedule() -> tuple[object, bool]:
+def ensure_monitor_schedule() -> tuple[object, bool]:
     """Create the monitor's schedule, or bring its interval in line; returns (it, created)."""
     from django_q.models import Schedule
 
-    minutes = schedule_minutes()
-    schedule, created = Schedule.objects.get_or_create(
-        name=SCHEDULE_NAME,
-        defaults={
-            "func": MONITOR_TASK,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": minutes,
-            "repeats": -1,
-            "next_run": timezone.now(),
-        },
-    )
-    if not created and (
-        schedule.func != MONITOR_TASK
-        or schedule.schedule_type != Schedule.MINUTES
-        or schedule.minutes != minutes
-        or schedule.repeats != -1
-    ):
-        schedule.func, schedule.schedule_type = MONITOR_TASK, Schedule.MINUTES
-        schedule.minutes, schedule.repeats = minutes, -1
-        schedule.save()
-    return schedule, created
+    wanted = {
+        "func": MONITOR_TASK,
+        "schedule_type": Schedule.MINUTES,
+        "minutes": schedule_minutes(),
+    }
+    return keep_schedule(SCHEDULE_NAME, wanted)

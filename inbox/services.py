@@ -8,22 +8,22 @@ for the worker.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from functools import cache
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import DataError, connection, models, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from inbox.models import AuthMethod, InboxEvent, Validity
 from inbox.payloads import ParsedWebhook, UnusableWebhook, parse_webhook
 from inbox.signatures import verify
 from syncqueue.dispatch import request_drain
-from syncqueue.models import QueueEntry, Status
-from tds_site.db import statement_transaction
+from syncqueue.models import NewEvent, QueueEntry
+from tds_site.db import prepared_values, statement_transaction
 
 SIGNATURE_HEADER = "x-zoho-webhook-signature"
 TOKEN_HEADER = "x-tds-token"
@@ -190,40 +190,11 @@ _INBOX_COLUMNS = (
     "auth_method",
     "request_id",
 )
-_QUEUE_COLUMNS = (
-    "source",
-    "entity",
-    "record_id",
-    "operation",
-    "payload",
-    "status",
-    "outcome",
-    "attempts",
-    "replayed",
-    "next_attempt_at",
-    "locked_by",
-    "claim_token",
-    "last_error",
-    "created_at",
-    "updated_at",
-)
 _INBOX = InboxEvent._meta.db_table
-_QUEUE = QueueEntry._meta.db_table
 _INSERT_INBOX = (
     f"INSERT INTO {_INBOX} ({', '.join(_INBOX_COLUMNS)}) "
     f"VALUES ({', '.join(['%s'] * len(_INBOX_COLUMNS))}) "
     f"ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
-)
-_INSERT_QUEUE = (
-    f"INSERT INTO {_QUEUE} (inbox_event_id, {', '.join(_QUEUE_COLUMNS)}) "
-    f"VALUES (%s, {', '.join(['%s'] * len(_QUEUE_COLUMNS))})"
-)
-# PostgreSQL: both rows in one statement, hence one round trip and one implicit transaction.
-_INSERT_BOTH_PG = (
-    f"WITH event AS ({_INSERT_INBOX}) "
-    f"INSERT INTO {_QUEUE} (inbox_event_id, {', '.join(_QUEUE_COLUMNS)}) "
-    f"SELECT event.id, {', '.join(['%s'] * len(_QUEUE_COLUMNS))} FROM event "
-    f"RETURNING inbox_event_id"
 )
 
 
@@ -245,38 +216,22 @@ def _store_accepted(
         dedup_key=key,
         params=_for_operators(parsed.params, _SECRET_PARAMS),
     )
-    inbox_params = _adapt(InboxEvent, _INBOX_COLUMNS, values)
-    queue_params = _adapt(
-        QueueEntry,
-        _QUEUE_COLUMNS,
-        {
-            "source": "webhook",
-            "entity": parsed.entity,
-            "record_id": parsed.record_id,
-            "operation": parsed.operation,
-            "payload": parsed.record,
-            "status": Status.PENDING,
-            "outcome": "",
-            "attempts": 0,
-            "replayed": False,
-            "next_attempt_at": now,
-            "locked_by": "",
-            "claim_token": "",
-            "last_error": "",
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    inbox_params = prepared_values(InboxEvent, _INBOX_COLUMNS, values)
+    event = NewEvent(parsed.entity, parsed.record_id, parsed.operation, parsed.record)
     if connection.vendor == "postgresql":
+        # Both rows in one statement: one round trip, one implicit transaction.
+        enqueue, queue_params = QueueEntry.objects.enqueue_sql(event, now, "event")
+        sql = f"WITH event AS ({_INSERT_INBOX}) {enqueue} RETURNING inbox_event_id"
         with statement_transaction(), connection.cursor() as cursor:
-            cursor.execute(_INSERT_BOTH_PG, inbox_params + queue_params)
+            cursor.execute(sql, inbox_params + queue_params)
             row = cursor.fetchone()
     else:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_INSERT_INBOX, inbox_params)
             row = cursor.fetchone()
             if row is not None:
-                cursor.execute(_INSERT_QUEUE, [row[0], *queue_params])
+                event = dataclasses.replace(event, inbox_event_id=row[0])
+                QueueEntry.objects.enqueue([event], now)
     if row is not None:
         return row[0], True
     # A conflict: the first delivery is committed (PostgreSQL waited for it to finish).
@@ -284,21 +239,3 @@ def _store_accepted(
     if existing is None:
         raise RuntimeError("duplicate webhook whose first delivery vanished")
     return existing, False
-
-
-def _adapt(model, columns: tuple[str, ...], values: dict) -> list:
-    return [
-        values[c] if field is None else field.get_db_prep_save(values[c], connection)
-        for c, field in zip(columns, _preparing_fields(model, columns), strict=True)
-    ]
-
-
-# Fields whose database value is the Python value itself (ingest passes str, int and bool).
-_AS_IS = (models.CharField, models.TextField, models.BooleanField, models.PositiveIntegerField)
-
-
-@cache
-def _preparing_fields(model, columns: tuple[str, ...]) -> tuple:
-    """Per column, the field that converts its value, or None where nothing needs doing."""
-    fields = {f.column: f for f in model._meta.concrete_fields}
-    return tuple(None if type(fields[c]) in _AS_IS else fields[c] for c in columns)

@@ -6,7 +6,10 @@ reconciliation run, a replay) without the queue knowing where it came from.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, models
 from django.db.models import Q
@@ -14,6 +17,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from syncqueue.jsonexact import ExactNumberEncoder
+from tds_site.db import prepared_values
 
 
 class Status(models.TextChoices):
@@ -88,6 +92,53 @@ class Source(models.TextChoices):
     RECONCILIATION = "reconciliation"
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """One change of one Zoho record, as anything hands it to the queue."""
+
+    entity: str
+    record_id: str
+    operation: str  # create, update or delete (what ``inbox.payloads`` tells apart)
+    payload: dict = field(repr=False)
+    source: Source = Source.WEBHOOK
+    inbox_event_id: int | None = None
+
+
+# The columns stamped with the moment of queuing: due at once, new, untouched.
+_STAMPED = ("next_attempt_at", "created_at", "updated_at")
+
+
+class QueueEntryManager(models.Manager.from_queryset(QueueEntryQuerySet)):
+    """``enqueue`` is the one way into the queue; ``enqueue_sql`` is the same row for a
+    caller that writes it inside a statement of its own (ingest, on PostgreSQL)."""
+
+    def enqueue(self, events: Iterable[NewEvent], now: datetime | None = None) -> list:
+        now = now or timezone.now()
+        return self.bulk_create(self.model(**self._row(event, now)) for event in events)
+
+    def enqueue_sql(self, event: NewEvent, now: datetime, inbox_event_from: str) -> tuple:
+        """An INSERT of the entry whose ``inbox_event_id`` is the ``id`` that the CTE
+        ``inbox_event_from`` yields (none, nothing inserted); returns (sql, params)."""
+        row = self._row(event, now)
+        del row["inbox_event_id"]
+        columns = tuple(row)
+        marks = ", ".join(["%s"] * len(columns))
+        sql = (
+            f"INSERT INTO {self.model._meta.db_table} (inbox_event_id, {', '.join(columns)}) "
+            f"SELECT {inbox_event_from}.id, {marks} FROM {inbox_event_from}"
+        )
+        return sql, prepared_values(self.model, columns, row)
+
+    def _row(self, event: NewEvent, now: datetime) -> dict[str, Any]:
+        """Every column of the new entry: the event's values, else the model's defaults."""
+        given = {**event.__dict__, **dict.fromkeys(_STAMPED, now)}
+        return {
+            f.column: given[f.name] if f.name in given else f.get_default()
+            for f in self.model._meta.concrete_fields
+            if not f.primary_key
+        }
+
+
 class QueueEntry(models.Model):
     inbox_event_id = models.BigIntegerField(null=True, blank=True, unique=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEBHOOK)
@@ -118,7 +169,7 @@ class QueueEntry(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
 
-    objects = QueueEntryQuerySet.as_manager()
+    objects = QueueEntryManager()
 
     class Meta:
         db_table = "tds_sync_queue"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from functools import cache
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 
 def statement_transaction() -> AbstractContextManager:
@@ -14,3 +15,23 @@ def statement_transaction() -> AbstractContextManager:
     a savepoint keeps a refused statement from aborting the caller's work.
     """
     return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
+def prepared_values(model: type[models.Model], columns: tuple[str, ...], values: dict) -> list:
+    """``values`` of ``columns`` converted for the database, as the ORM's INSERT would."""
+    return [
+        values[c] if field is None else field.get_db_prep_save(values[c], connection)
+        for c, field in zip(columns, _preparing_fields(model, columns), strict=True)
+    ]
+
+
+# Fields whose database value is the Python value itself (str, int and bool), skipped on
+# the hot path of ingest.
+_AS_IS = (models.CharField, models.TextField, models.BooleanField, models.PositiveIntegerField)
+
+
+@cache
+def _preparing_fields(model: type[models.Model], columns: tuple[str, ...]) -> tuple:
+    """Per column, the field that converts its value, or None where nothing needs doing."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    return tuple(None if type(fields[c]) in _AS_IS else fields[c] for c in columns)

@@ -160,10 +160,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
     "tds_site",  # its migrations: the database cache's table
-    # TDS Core: the data flows inbox -> syncqueue -> entities; alerts watch them all.
+    # TDS Core: the data flows inbox -> syncqueue -> entities; reconciliation queues what
+    # the webhooks missed; alerts watch them all (docs/architecture.md).
     # syncqueue comes before django_q so that its `qcluster` (django-q2's, plus the
     # worker heartbeat and the safety-net poll) is the one manage.py runs.
     "inbox",
+    "reconciliation",
     "syncqueue",
     "entities",
     "alerts",

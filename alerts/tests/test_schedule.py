@@ -11,7 +11,7 @@ from django_q.models import Schedule
 
 from alerts.models import Alert
 from alerts.monitor import run_scheduled
-from alerts.schedule import SCHEDULE_NAME, ensure_schedule
+from alerts.schedule import SCHEDULE_NAME, ensure_monitor_schedule
 from alerts.tests.factories import QueueEntryFactory, WorkerHeartbeatFactory
 from syncqueue.models import WorkerHeartbeat
 
@@ -28,18 +28,18 @@ def test_migrate_installed_the_schedule():
 @pytest.mark.parametrize(("interval", "minutes"), [(300, 5), (90, 1), (30, 1), (3600, 60)])
 def test_interval_in_whole_minutes_never_below_one(settings, interval, minutes):
     settings.MONITORING_INTERVAL = interval
-    ensure_schedule()
-    ensure_schedule()
+    ensure_monitor_schedule()
+    ensure_monitor_schedule()
     [schedule] = Schedule.objects.filter(name=SCHEDULE_NAME)
     assert schedule.minutes == minutes
 
 
-def test_ensure_schedule_leaves_the_next_run_alone():
+def test_ensure_monitor_schedule_leaves_the_next_run_alone():
     Schedule.objects.filter(name=SCHEDULE_NAME).delete()
-    schedule, created = ensure_schedule()
+    schedule, created = ensure_monitor_schedule()
     assert created
     first_next_run = schedule.next_run
-    again, created = ensure_schedule()
+    again, created = ensure_monitor_schedule()
     assert not created and again.next_run == first_next_run
 
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from alerts.models import Code
 from alerts.monitor import run_monitor
-from alerts.schedule import ensure_schedule, schedule_minutes
+from alerts.schedule import ensure_monitor_schedule, schedule_minutes
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         if only and not once:
             raise CommandError("--only goes with --once")
         if schedule:
-            _, created = ensure_schedule()
+            _, created = ensure_monitor_schedule()
             verb = "created" if created else "up to date"
             self.stdout.write(f"schedule {verb}: every {schedule_minutes()} min")
         if not once:

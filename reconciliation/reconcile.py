@@ -19,10 +19,17 @@ from django.utils import timezone
 
 from entities.fields import FieldValueError, to_timestamp, to_zoho_id
 from entities.mappings import BY_ENTITY, CONTACTS, MAPPINGS, EntityMapping, mapping_for
-from inbox.models import ReconciliationRun
-from inbox.zoho_api import ReconciliationOff, ZohoApiError, ZohoClient, ZohoCredentials
+from reconciliation.models import ReconciliationRun
+from reconciliation.zoho_api import (
+    ReconciliationOff,
+    ZohoApiError,
+    ZohoClient,
+    ZohoCredentials,
+    missing_credentials,
+)
 from syncqueue import dispatch
-from syncqueue.models import UNFINISHED, QueueEntry, Source, Status
+from syncqueue.models import UNFINISHED, NewEvent, QueueEntry, Source
+from tds_site.schedules import keep_schedule
 
 logger = logging.getLogger("tds.reconcile")
 
@@ -335,20 +342,9 @@ def _complete(
 def _queue(mapping: EntityMapping, candidates: list[Candidate]) -> None:
     if not candidates:
         return
-    now = timezone.now()
     with transaction.atomic():
-        QueueEntry.objects.bulk_create(
-            QueueEntry(
-                source=Source.RECONCILIATION,
-                entity=mapping.entity,
-                record_id=c.record_id,
-                operation="update",
-                payload=c.record,
-                status=Status.PENDING,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
+        QueueEntry.objects.enqueue(
+            NewEvent(mapping.entity, c.record_id, "update", c.record, Source.RECONCILIATION)
             for c in candidates
         )
 
@@ -397,3 +393,24 @@ def scheduled_reconcile() -> str:
     failed = [s.entity for s in summaries if s.failed]
     queued = sum(s.queued for s in summaries)
     return f"queued {queued}" + (f"; failed: {', '.join(failed)}" if failed else "")
+
+
+SCHEDULE_NAME = "tds-reconcile"
+FORMER_SCHEDULE_NAME = "tds_reconcile"  # when reconciliation lived in the inbox app
+
+
+def ensure_reconcile_schedule() -> tuple[object, bool]:
+    """Hourly reconciliation when the Zoho credentials are set; no schedule otherwise, since
+    every run would only report that reconciliation is off."""
+    from django_q.models import Schedule
+
+    keep_schedule(FORMER_SCHEDULE_NAME, None)
+    if missing_credentials():
+        return keep_schedule(SCHEDULE_NAME, None)
+    wanted = {
+        "func": f"{__name__}.scheduled_reconcile",
+        "schedule_type": Schedule.HOURLY,
+        # Longer than the drain tasks' Q_CLUSTER timeout: a first run may page a lot.
+        "kwargs": f"{{'q_options': {{'timeout': {RECONCILE_TASK_SECONDS}}}}}",
+    }
+    return keep_schedule(SCHEDULE_NAME, wanted)

@@ -18,11 +18,15 @@ from django.utils import timezone
 
 from entities.engine import apply_event
 from entities.models import Customer, Invoice, Product, Vendor
-from inbox import reconcile as reconcile_module
-from inbox import zoho_api
-from inbox.models import ReconciliationRun
-from inbox.reconcile import CLOCK_SKEW_MARGIN
-from inbox.schedule import SCHEDULE_NAME, register_reconcile_schedule
+from reconciliation import reconcile as reconcile_module
+from reconciliation import zoho_api
+from reconciliation.models import ReconciliationRun
+from reconciliation.reconcile import (
+    CLOCK_SKEW_MARGIN,
+    FORMER_SCHEDULE_NAME,
+    SCHEDULE_NAME,
+    ensure_reconcile_schedule,
+)
 from syncqueue.models import QueueEntry, Status
 from tests.support import FIXTURES
 
@@ -529,15 +533,32 @@ def test_bad_arguments_name_the_argument(zoho, args, named):
 def test_the_schedule_exists_only_with_credentials(zoho, settings):
     from django_q.models import Schedule
 
-    register_reconcile_schedule()
-    register_reconcile_schedule()
+    ensure_reconcile_schedule()
+    ensure_reconcile_schedule()
     (schedule,) = Schedule.objects.filter(name=SCHEDULE_NAME)
-    assert schedule.func == "inbox.reconcile.scheduled_reconcile"
+    assert schedule.func == "reconciliation.reconcile.scheduled_reconcile"
     assert schedule.schedule_type == Schedule.HOURLY
 
     settings.ZOHO_REFRESH_TOKEN = None
-    register_reconcile_schedule()
+    ensure_reconcile_schedule()
     assert not Schedule.objects.filter(name=SCHEDULE_NAME).exists()
+
+
+def test_the_schedule_of_an_older_release_is_replaced(zoho):
+    """Before the reconciliation app, the schedule had another name and task path; left
+    alone, the worker would keep calling a task that no longer exists."""
+    from django_q.models import Schedule
+
+    Schedule.objects.create(
+        name=FORMER_SCHEDULE_NAME,
+        func="inbox.reconcile.scheduled_reconcile",
+        schedule_type=Schedule.HOURLY,
+        repeats=-1,
+    )
+    ensure_reconcile_schedule()
+    assert list(
+        Schedule.objects.filter(func__contains="reconcile").values_list("name", "func")
+    ) == [(SCHEDULE_NAME, "reconciliation.reconcile.scheduled_reconcile")]
 
 
 def test_the_scheduled_task_reconciles_everything_once_at_a_time(zoho):

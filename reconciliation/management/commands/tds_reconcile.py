@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from inbox.reconcile import ENTITY_CHOICES, EntitySummary, entities_for, reconcile
-from inbox.zoho_api import ReconciliationOff, ZohoAuthError, zoho_time
+from reconciliation.reconcile import ENTITY_CHOICES, EntitySummary, entities_for, reconcile
+from reconciliation.zoho_api import ReconciliationOff, ZohoAuthError, zoho_time
 
 
 def parse_since(value: str) -> datetime:

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class ReconciliationConfig(AppConfig):
+    name = "reconciliation"
+    verbose_name = "Reconciliation with Zoho"
+
+    def ready(self) -> None:
+        from reconciliation.reconcile import ensure_reconcile_schedule
+        from tds_site.schedules import keep_in_step_after_migrate
+
+        keep_in_step_after_migrate(self, ensure_reconcile_schedule)
