@@ -1,15 +1,20 @@
-# Shared by bin/run and bin/test: create .venv and install the project once per change
-# of pyproject.toml.
+# Shared by bin/run and bin/test: create .venv and install the locked packages
+# (requirements.txt, or requirements-dev.txt for [dev]; see bin/lock), then the project,
+# once per change of the lock file or pyproject.toml.
 ensure_venv() {
-  local extra="$1" python="${PYTHON:-python3}" stamp
+  local extra="$1" python="${PYTHON:-python3}" lock stamp
+  lock="requirements${extra:+-$extra}.txt"
   if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
   fi
-  stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${extra:+-$extra}"
+  stamp=".venv/.installed-$(cat pyproject.toml "$lock" | sha256sum | cut -c1-16)${extra:+-$extra}"
   if [ ! -f "$stamp" ]; then
-    echo "Installing TDS Core${extra:+ with [$extra]} into .venv (log: .venv/pip.log) ..."
-    if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
-      .venv/bin/python -m pip install --quiet -e ".${extra:+[$extra]}"; } >.venv/pip.log 2>&1; then
+    echo "Installing TDS Core${extra:+ with [$extra]} into .venv from $lock (log: .venv/pip.log) ..."
+    # The project adds no package of its own: --no-deps, built by the locked setuptools, so
+    # nothing is fetched that the lock's hashes do not cover.
+    if ! { .venv/bin/python -m pip install --quiet --require-hashes -r "$lock" &&
+      .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .; } \
+      >.venv/pip.log 2>&1; then
       cat .venv/pip.log
       return 1
     fi

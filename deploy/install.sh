@@ -127,8 +127,10 @@ if [ -x "$VENV/bin/python" ]; then
 else
   run "$PYTHON" -m venv "$VENV"
 fi
-run "$VENV/bin/pip" install --quiet --upgrade pip
-run "$VENV/bin/pip" install --quiet "$PREFIX"
+# The locked releases (pip and setuptools among them), each file checked against its hash;
+# then the project alone, built by the locked setuptools: nothing else is fetched.
+run "$VENV/bin/pip" install --quiet --require-hashes -r "$PREFIX/requirements.txt"
+run "$VENV/bin/pip" install --quiet --no-deps --no-build-isolation "$PREFIX"
 # The services may not write under $PREFIX, so compile the bytecode now.
 run "$VENV/bin/python" -m compileall -q -x '/(venv|tests)/' "$PREFIX"
 

@@ -308,6 +308,25 @@ def test_install_dry_run_prints_the_steps_and_changes_nothing(tmp_path):
     assert snapshot(watched) == before
 
 
+def test_install_takes_its_packages_from_the_lock_with_hashes(tmp_path):
+    prefix = tmp_path / "opt" / "tds_core"
+    result = subprocess.run(
+        ["bash", str(DEPLOY / "install.sh"), "--dry-run", "--skip-packages", "--prefix", prefix],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    pip = f"{prefix}/venv/bin/pip install --quiet"
+    installs = [line for line in result.stdout.splitlines() if "pip install" in line]
+    # The locked releases first, then the project alone: no unpinned `--upgrade pip`.
+    assert installs == [
+        f"+ {pip} --require-hashes -r {prefix}/requirements.txt",
+        f"+ {pip} --no-deps --no-build-isolation {prefix}",
+    ]
+    assert (ROOT / "requirements.txt").is_file()  # rsync copies it to the prefix
+
+
 def render_env(**env: str) -> dict[str, str]:
     result = subprocess.run(
         [sys.executable, str(DEPLOY / "render_env.py"), str(DEPLOY / "env.example")],
