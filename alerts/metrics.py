@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from alerts.models import Alert, AlertStatus, Severity
+from inbox import history
 from inbox.models import Validity
 from syncqueue import stats, totals
 from syncqueue.heartbeat import stale_after
@@ -165,7 +166,7 @@ class DatabaseCollector(Collector):
             labels=["validity"],
         )
         counts = dict.fromkeys(Validity.values, 0.0)
-        for (validity,), sums in totals.current(totals.WEBHOOKS).items():
+        for (validity,), sums in totals.current(history.WEBHOOKS).items():
             counts[validity] = sums["requests"]
         for validity, count in counts.items():
             received.add_metric([validity], count)

@@ -6,4 +6,13 @@ class SyncQueueConfig(AppConfig):
     verbose_name = "Sync queue"
 
     def ready(self) -> None:
-        from syncqueue import checks  # noqa: F401 - registers the system checks
+        from syncqueue import (
+            checks,  # noqa: F401 - registers the system checks
+            purge,
+            totals,
+        )
+
+        purge.register(purge.QUEUE_ENTRIES)
+        purge.register(purge.SYNC_LOGS)
+        totals.register(totals.SYNC_ATTEMPTS)
+        totals.register(totals.APPLY_LATENCY)

@@ -1,19 +1,19 @@
 """Deleting finished history older than the retention period, a batch at a time.
 
-A queue entry is finished when it is ``completed`` and has no open dead letter. What goes:
-- finished entries completed before the cutoff, with their (resolved) dead letters;
-- inbox events received before the cutoff whose queue entry is finished or gone, and
-  rejected events (they never had one);
+Each app purges its own tables: it registers a ``History`` (what of its table may go before
+a cutoff) when it starts, and ``tds_purge`` runs them all in order. This app's own:
+- finished entries completed before the inbox cutoff, with their (resolved) dead letters
+  (finished: ``completed``, with no open dead letter);
 - sync log rows written before the log cutoff, unless their entry is still in the queue
   and not finished (an open problem keeps its attempt history).
+The inbox registers its events (``inbox.history``).
 
-A cutoff of now (``--days 0``) takes all finished history.
-
-Never touched: pending, processing, failed or dead-lettered entries, unresolved dead letters,
-and inbox events of unfinished entries. Each batch is at most ``batch_size`` ids read by key
-order from where the last one stopped, and is deleted in its own transaction, so memory stays
-bounded and the workers are never blocked for long. Log rows and inbox events add what they
-counted to the running totals (``syncqueue.totals``) in the transaction that deletes them.
+A cutoff of now (``--days 0``) takes all finished history. Never touched: pending,
+processing, failed or dead-lettered entries and unresolved dead letters. Each batch is at
+most ``batch_size`` ids read by key order from where the last one stopped, and is deleted
+in its own transaction, so memory stays bounded and the workers are never blocked for long.
+Rows that running totals count (``syncqueue.totals``) add what they counted in the
+transaction that deletes them.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from inbox.models import InboxEvent
 from syncqueue import totals
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 
@@ -44,53 +44,58 @@ def purgeable_entries(cutoff: datetime) -> QuerySet[QueueEntry]:
     return QueueEntry.objects.filter(finished(), completed_at__lt=cutoff)
 
 
-def purgeable_inbox_events(cutoff: datetime) -> QuerySet[InboxEvent]:
-    unfinished = QueueEntry.objects.filter(~finished(), inbox_event_id=OuterRef("pk"))
-    return InboxEvent.objects.filter(received_at__lt=cutoff).exclude(Exists(unfinished))
-
-
 def purgeable_logs(cutoff: datetime) -> QuerySet[SyncLog]:
     unfinished = QueueEntry.objects.filter(~finished(), pk=OuterRef("entry_id"))
     return SyncLog.objects.filter(created_at__lt=cutoff).exclude(Exists(unfinished))
 
 
+class Retention(Enum):
+    """Which retention period a table keeps: INBOX_RETENTION_DAYS or LOG_RETENTION_DAYS."""
+
+    INBOX = "inbox"
+    LOGS = "logs"
+
+
 @dataclass(frozen=True)
-class PurgeCounts:
-    queue_entries: int
-    inbox_events: int
-    sync_logs: int
+class History:
+    """A history table ``tds_purge`` thins out."""
+
+    name: str  # plural, as the command reports it: "queue entries"
+    order: int  # purged in this order: queue entries before the inbox events they free
+    retention: Retention
+    purgeable: Callable[[datetime], QuerySet]  # what may go, given the cutoff
+    delete: Callable[[QuerySet, list[int]], int]  # one batch of ids, in a transaction
 
 
-def count_purgeable(inbox_cutoff: datetime, log_cutoff: datetime) -> PurgeCounts:
-    return PurgeCounts(
-        queue_entries=purgeable_entries(inbox_cutoff).count(),
-        inbox_events=purgeable_inbox_events(inbox_cutoff).count(),
-        sync_logs=purgeable_logs(log_cutoff).count(),
-    )
+_HISTORIES: dict[str, History] = {}
+
+
+def register(history: History) -> None:
+    """Called by each app as it starts (``AppConfig.ready``); registering twice is harmless."""
+    _HISTORIES[history.name] = history
+
+
+def histories() -> list[History]:
+    return sorted(_HISTORIES.values(), key=lambda history: history.order)
+
+
+Cutoffs = dict[Retention, datetime]
+
+
+def count_purgeable(cutoffs: Cutoffs) -> dict[str, int]:
+    return {h.name: h.purgeable(cutoffs[h.retention]).count() for h in histories()}
 
 
 def purge(
-    inbox_cutoff: datetime,
-    log_cutoff: datetime,
-    batch_size: int = BATCH_SIZE,
-    progress: Progress | None = None,
-) -> PurgeCounts:
+    cutoffs: Cutoffs, batch_size: int = BATCH_SIZE, progress: Progress | None = None
+) -> dict[str, int]:
     """Delete what ``count_purgeable`` counts; returns what was deleted per table."""
-    return PurgeCounts(
-        queue_entries=_in_batches(
-            "queue entries", purgeable_entries(inbox_cutoff), _delete_entries, batch_size, progress
-        ),
-        inbox_events=_in_batches(
-            "inbox events",
-            purgeable_inbox_events(inbox_cutoff),
-            _delete_counted,
-            batch_size,
-            progress,
-        ),
-        sync_logs=_in_batches(
-            "sync logs", purgeable_logs(log_cutoff), _delete_counted, batch_size, progress
-        ),
-    )
+    return {
+        h.name: _in_batches(
+            h.name, h.purgeable(cutoffs[h.retention]), h.delete, batch_size, progress
+        )
+        for h in histories()
+    }
 
 
 def _in_batches(
@@ -121,13 +126,14 @@ def _in_batches(
     return deleted
 
 
-def _delete_counted(candidates: QuerySet, ids: list[int]) -> int:
-    """Delete inbox events or log rows, adding what they counted to the running totals."""
+def delete_counted(candidates: QuerySet, ids: list[int]) -> int:
+    """Delete rows nothing points at (inbox events, log rows), adding what they counted to
+    the running totals."""
     # Locked first, so a purge running at the same time cannot count the same rows again.
     locked = list(candidates.filter(pk__in=ids).select_for_update().values_list("pk", flat=True))
     rows = candidates.model.objects.filter(pk__in=locked)
     totals.add_purged(rows)
-    # No other model points at inbox events or log rows, so this is one DELETE statement.
+    # Nothing points at these rows, so this is one DELETE statement.
     count, _ = rows.delete()
     return count
 
@@ -149,3 +155,7 @@ def _delete_entries(candidates: QuerySet, ids: list[int]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", keep)
         return cursor.rowcount
+
+
+QUEUE_ENTRIES = History("queue entries", 10, Retention.INBOX, purgeable_entries, _delete_entries)
+SYNC_LOGS = History("sync logs", 30, Retention.LOGS, purgeable_logs, delete_counted)

@@ -1,7 +1,8 @@
 """Running totals over the history tables that ``tds_purge`` thins out.
 
 A total is an aggregate of one history table, grouped by label columns: sync-log attempts by
-entity and outcome, apply latency by entity, inbox webhooks by validity. Before ``tds_purge``
+entity and outcome, apply latency by entity, and (registered by the inbox) webhooks by
+validity. Before ``tds_purge``
 deletes a batch, it adds what the batch contributed to ``tds_purged_totals`` in the batch's
 own transaction (``add_purged``), so rows kept + rows purged, which ``current`` reads, never
 falls. The Prometheus counters are these totals. Ingest and the worker's apply write nothing
@@ -18,7 +19,6 @@ from django.db import connection, models
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Concat
 
-from inbox.models import InboxEvent
 from syncqueue.models import PurgedTotal, SyncLog
 
 LABEL_SEPARATOR = "|"  # label values are entity slugs and status words: never contain it
@@ -76,8 +76,12 @@ APPLY_LATENCY = Total(
     },
     rows=Q(latency_ms__isnull=False),
 )
-WEBHOOKS = Total("webhooks", InboxEvent, ("validity",), {"requests": Count("id")})
-TOTALS = (SYNC_ATTEMPTS, APPLY_LATENCY, WEBHOOKS)
+_TOTALS: dict[str, Total] = {}
+
+
+def register(total: Total) -> None:
+    """Count ``total`` when its rows are purged; each app registers its own as it starts."""
+    _TOTALS[total.name] = total
 
 
 def current(total: Total) -> Figures:
@@ -108,7 +112,7 @@ def add_purged(rows: QuerySet) -> None:
     deletes them, with the rows locked."""
     additions = [
         (total.name, row["key"], measure, Decimal(str(row[measure] or 0)))
-        for total in TOTALS
+        for total in _TOTALS.values()
         if total.model is rows.model
         for row in total.grouped(rows)
         for measure in total.measures

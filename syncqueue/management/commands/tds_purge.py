@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from syncqueue.purge import BATCH_SIZE, count_purgeable, purge
+from syncqueue.purge import BATCH_SIZE, Retention, count_purgeable, histories, purge
 from tds_site.command_arguments import whole_number
 
 
@@ -43,16 +43,16 @@ class Command(BaseCommand):
             f"sync logs since {log_cutoff:%Y-%m-%d %H:%M} ({log_days} days)"
         )
         started = time.monotonic()
+        cutoffs = {Retention.INBOX: inbox_cutoff, Retention.LOGS: log_cutoff}
         if dry_run:
-            counts = count_purgeable(inbox_cutoff, log_cutoff)
+            counts = count_purgeable(cutoffs)
             verb = "would delete"
         else:
-            counts = purge(inbox_cutoff, log_cutoff, batch, progress=self._progress)
+            counts = purge(cutoffs, batch, progress=self._progress)
             verb = "deleted"
+        what = ", ".join(f"{counts[history.name]} {history.name}" for history in histories())
         self.stdout.write(
-            f"{'dry run: ' if dry_run else ''}{verb} {counts.queue_entries} queue entries, "
-            f"{counts.inbox_events} inbox events, {counts.sync_logs} sync logs "
-            f"in {time.monotonic() - started:.1f}s"
+            f"{'dry run: ' if dry_run else ''}{verb} {what} in {time.monotonic() - started:.1f}s"
         )
 
     def _progress(self, what: str, deleted: int, total: int) -> None:
