@@ -28,7 +28,7 @@ from reconciliation.zoho_api import (
     missing_credentials,
 )
 from syncqueue import dispatch
-from syncqueue.models import UNFINISHED, NewEvent, QueueEntry, Source
+from syncqueue.models import NewEvent, QueueEntry, Source
 from tds_site.schedules import keep_schedule
 
 logger = logging.getLogger("tds.reconcile")
@@ -299,11 +299,11 @@ def _not_already_queued(entity: str, candidates: list[Candidate]) -> list[Candid
     if not candidates:
         return []
     waiting: dict[str, list[datetime | None]] = {}
-    rows = QueueEntry.objects.filter(
-        entity=entity,
-        record_id__in=[c.record_id for c in candidates],
-        status__in=UNFINISHED,
-    ).values_list("record_id", "payload__last_modified_time")
+    rows = (
+        QueueEntry.objects.unfinished()
+        .filter(entity=entity, record_id__in=[c.record_id for c in candidates])
+        .values_list("record_id", "payload__last_modified_time")
+    )
     for record_id, last_modified in rows:
         waiting.setdefault(record_id, []).append(_timestamp_or_none(last_modified))
     return [c for c in candidates if not _covered(c.last_modified, waiting.get(c.record_id, []))]

@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from syncqueue.dispatch import request_drain
-from syncqueue.models import UNFINISHED, DeadLetter, Outcome, QueueEntry, Status
+from syncqueue.models import DeadLetter, Outcome, QueueEntry, Status
 from syncqueue.replay import replay_dead_letters
 
 
@@ -90,7 +90,7 @@ def give_up(entries: QuerySet[QueueEntry], actor: str, note: str, user: Model | 
     now = timezone.now()
     error = f"Dead-lettered by {actor}: {note}"
     with transaction.atomic():
-        taken = list(_plain(QueueEntry, entries).filter(status__in=UNFINISHED).select_for_update())
+        taken = list(_plain(QueueEntry, entries).unfinished().select_for_update())
         for entry in taken:
             DeadLetter.open_for(
                 entry.pk,

@@ -567,3 +567,11 @@ def test_the_scheduled_task_reconciles_everything_once_at_a_time(zoho):
     assert ReconciliationRun.objects.filter(succeeded=True).count() == 10
     ReconciliationRun.objects.create(entity="products", since=timezone.now())  # running
     assert reconcile_module.scheduled_reconcile().startswith("skipped")
+
+
+def test_operators_see_the_runs_in_the_console(zoho, admin_client):
+    zoho.pages["items"] = [[fixture("item")]]
+    call_command("tds_reconcile", "--entity", "products")
+    page = admin_client.get("/admin/reconciliation/reconciliationrun/").content.decode()
+    assert "products" in page
+    assert "1 reconciliation run" in page
