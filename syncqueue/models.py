@@ -227,18 +227,19 @@ class DeadLetter(models.Model):
 
     @classmethod
     def open_for(
-        cls, entry_id: int, *, entity: str, record_id: str, operation: str, payload: dict,
-        error: str, traceback: str, attempts: int, at: datetime,
+        cls, entry_id: int, event: QueueEntry | Any, *, error: str, traceback: str,
+        attempts: int, at: datetime,
     ) -> None:  # fmt: skip
-        """Dead-letter a queue entry. A letter it already had (an earlier failure that was
-        replayed or resolved) opens again, without the earlier resolution."""
+        """Dead-letter a queue entry; ``event`` is it, or its claim (what it carries:
+        entity, record_id, operation, payload). A letter it already had (an earlier failure
+        that was replayed or resolved) opens again, without the earlier resolution."""
         cls.objects.update_or_create(
             entry_id=entry_id,
             defaults={
-                "entity": entity,
-                "record_id": record_id,
-                "operation": operation,
-                "payload": payload,
+                "entity": event.entity,
+                "record_id": event.record_id,
+                "operation": event.operation,
+                "payload": event.payload,
                 "error": error,
                 "traceback": traceback,
                 "attempts": attempts,

@@ -93,15 +93,7 @@ def give_up(entries: QuerySet[QueueEntry], actor: str, note: str, user: Model | 
         taken = list(_plain(QueueEntry, entries).unfinished().select_for_update())
         for entry in taken:
             DeadLetter.open_for(
-                entry.pk,
-                entity=entry.entity,
-                record_id=entry.record_id,
-                operation=entry.operation,
-                payload=entry.payload,
-                error=error,
-                traceback="",
-                attempts=entry.attempts,
-                at=now,
+                entry.pk, entry, error=error, traceback="", attempts=entry.attempts, at=now
             )
         ids = [entry.pk for entry in taken]
         QueueEntry.objects.filter(pk__in=ids).update(

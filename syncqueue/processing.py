@@ -339,10 +339,7 @@ def _record_failure(
 def _dead_letter(claim: Claim, message: str, trace: str, now) -> None:
     DeadLetter.open_for(
         claim.entry_id,
-        entity=claim.entity,
-        record_id=claim.record_id,
-        operation=claim.operation,
-        payload=claim.payload,
+        claim,
         error=message,
         traceback=trace[-20000:],
         attempts=claim.attempt,

@@ -59,17 +59,7 @@ def busy_queue():
     _entry(Status.FAILED, "4", next_attempt_at=now + timedelta(minutes=5), attempts=1)
     _entry(Status.COMPLETED, "5", outcome=Outcome.APPLIED, completed_at=now)
     dead = _entry(Status.DEAD_LETTER, "6", outcome=Outcome.DEAD_LETTER, attempts=3)
-    DeadLetter.open_for(
-        dead.pk,
-        entity="invoices",
-        record_id="6",
-        operation="update",
-        payload={},
-        error="ValueError: no",
-        traceback="",
-        attempts=3,
-        at=now,
-    )
+    DeadLetter.open_for(dead.pk, dead, error="ValueError: no", traceback="", attempts=3, at=now)
     for attempt, outcome in enumerate(
         [Outcome.APPLIED, Outcome.APPLIED, Outcome.STALE, Outcome.FAILED, Outcome.DEAD_LETTER]
     ):

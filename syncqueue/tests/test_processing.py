@@ -183,9 +183,8 @@ def price_list(name: str) -> dict:
 def dead_lettered(record: dict, entity: str) -> QueueEntry:
     entry = enqueue(record, entity=entity, status=Status.DEAD_LETTER, attempts=3)
     DeadLetter.open_for(
-        entry.pk, entity=entity, record_id=entry.record_id, operation="upsert", payload=record,
-        error="KeyError", traceback="", attempts=3, at=timezone.now(),
-    )  # fmt: skip
+        entry.pk, entry, error="KeyError", traceback="", attempts=3, at=timezone.now()
+    )
     return entry
 
 
