@@ -32,13 +32,17 @@ class Status(models.TextChoices):
 UNFINISHED = (Status.PENDING, Status.FAILED, Status.PROCESSING)
 _UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED)
 
+# Records an operator holds (``RecordHold``): their events are queued but not claimed.
+HOLDS_TABLE = "tds_record_holds"
+
 # The one definition of "claimable", used by the claim, the workers' poll and the figures.
 # A processing entry whose lease ran out (its worker died) is claimable again. A pending or
 # failed entry is claimable once its time came, if it heads its record's chain: no earlier
 # entry of the record unfinished, and no later one in flight (a replayed dead letter is
 # unfinished again behind events that arrived after it). So one record's events apply in
-# arrival order, never two at once. An entry that is due but waits for its record is not
-# claimable; counting it as work made idle workers spin. Written for PostgreSQL's planner
+# arrival order, never two at once; and not while its record is held. An entry that is due
+# but waits for its record is not claimable; counting it as work made idle workers spin.
+# Written for PostgreSQL's planner
 # (see ``syncqueue.claims``): a CASE rather than an OR of indexable conditions, the chain
 # tests as lookups per candidate in ``tds_queue_record_open``. ``{table}`` is the queue's
 # table, ``%s`` twice the current time.
@@ -55,6 +59,10 @@ CLAIMABLE_WHERE = f"""
                 SELECT 1 FROM {{table}} p
                 WHERE p.entity = c.entity AND p.record_id = c.record_id
                   AND p.status = '{Status.PROCESSING}' AND p.id > c.id
+            )
+            AND NOT EXISTS (
+                SELECT 1 FROM {HOLDS_TABLE} h
+                WHERE h.entity = c.entity AND h.record_id = c.record_id
             )
         END
 """
@@ -312,3 +320,24 @@ class PurgedTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.total} {self.labels} {self.measure}: {self.value}"
+
+
+class RecordHold(models.Model):
+    """A record an operator has put on hold: its events are accepted and queued but not
+    applied until it is released; every other record keeps flowing."""
+
+    entity = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=64)
+    held_at = models.DateTimeField(default=timezone.now)
+    held_by = models.CharField(max_length=150)
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = HOLDS_TABLE
+        verbose_name = "held record"
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "record_id"], name="tds_record_holds_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.record_id} (held by {self.held_by})"

@@ -1,0 +1,63 @@
+"""A held record's events wait in the queue; every other record keeps flowing; a release lets
+them apply in their order of arrival."""
+
+from __future__ import annotations
+
+import pytest
+
+from entities import models as erp
+from syncqueue.claims import claim_batch, has_claimable_entries
+from syncqueue.holds import hold_record, is_held, release_record
+from syncqueue.models import NewEvent, QueueEntry
+from syncqueue.processing import process_claim
+from syncqueue.stats import queue_figures
+
+pytestmark = pytest.mark.django_db
+
+
+def _product(item_id: str, name: str, modified: str) -> NewEvent:
+    record = {"item_id": item_id, "name": name, "last_modified_time": modified}
+    return NewEvent("products", item_id, "update", record)
+
+
+def _drain(worker: str = "w1") -> list[str]:
+    done = []
+    while claims := claim_batch(worker):
+        done += [process_claim(claim, worker) for claim in claims]
+    return done
+
+
+def test_a_held_record_waits_while_the_others_apply():
+    assert hold_record("products", "P1", actor="alice", reason="checking prices")
+    QueueEntry.objects.enqueue(
+        [
+            _product("P1", "first", "2025-03-01T10:00:00+0000"),
+            _product("P2", "other", "2025-03-01T10:00:00+0000"),
+            _product("P1", "second", "2025-03-01T11:00:00+0000"),
+        ]
+    )
+    assert _drain() == ["applied"]
+    assert erp.Product.objects.get().zoho_id == "P2"
+    assert not has_claimable_entries()
+    figures = queue_figures()
+    assert (figures.by_status["pending"], figures.claimable) == (2, 0)
+
+    assert release_record("products", "P1")
+    assert not is_held("products", "P1")
+    assert _drain() == ["applied", "applied"]
+    assert erp.Product.objects.get(zoho_id="P1").name == "second"
+
+
+def test_holding_twice_keeps_the_first_hold_and_releasing_an_unheld_record_says_so():
+    assert hold_record("products", "P1", actor="alice")
+    assert not hold_record("products", "P1", actor="bob")
+    assert is_held("products", "P1")
+    assert release_record("products", "P1")
+    assert not release_record("products", "P1")
+
+
+def test_an_event_already_claimed_finishes_when_its_record_is_held():
+    QueueEntry.objects.enqueue([_product("P1", "in flight", "2025-03-01T10:00:00+0000")])
+    (claim,) = claim_batch("w1")
+    hold_record("products", "P1", actor="alice")
+    assert process_claim(claim, "w1") == "applied"
