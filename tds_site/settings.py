@@ -168,6 +168,7 @@ INSTALLED_APPS = [
     "reconciliation",
     "syncqueue",
     "entities",
+    "records",
     "alerts",
     "django_q",
 ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("alerts.urls")),
     path("dashboard/", include("syncqueue.urls")),
+    path("dashboard/records/", include("records.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Its set-up script is a second request (?script), not inline: the CSP admits no inline
     # script.

@@ -20,6 +20,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "syncqueue": {"entities", "tds_site"},
     "inbox": {"syncqueue", "entities", "tds_site"},
     "reconciliation": {"syncqueue", "entities", "tds_site"},
+    # A record's story reads what each app keeps of it.
+    "records": {"inbox", "reconciliation", "syncqueue", "entities", "tds_site"},
     # The watchers read everything; nothing reads them but the metrics.
     "alerts": {"inbox", "reconciliation", "syncqueue", "entities", "tds_site"},
     "metrics": {"alerts", "inbox", "reconciliation", "syncqueue", "entities", "tds_site"},

@@ -1,0 +1,95 @@
+"""GET /dashboard/records/<entity>/<zoho_id>, and …/hold and …/release (CONTRACT §6)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+
+from syncqueue.claims import claim_batch
+from syncqueue.processing import process_claim
+from tests.support import signed_post
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_auth():
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "ops-pass-123")
+    return {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=user).key}"}
+
+
+def _send(client, payload: dict) -> str:
+    response = signed_post(client, "/webhooks/zoho/invoices/", json.dumps(payload))
+    assert response.status_code == 202, response.content
+    return response.json()["event_id"]
+
+
+def _drain() -> None:
+    while claims := claim_batch("w1"):
+        for claim in claims:
+            process_claim(claim, "w1")
+
+
+def test_the_timeline_shows_the_erp_row_and_every_event_in_order(
+    client, staff_auth, fixture_payload
+):
+    invoice = fixture_payload("invoice")
+    record = invoice["invoice"]
+    first = _send(client, invoice)
+    _drain()
+    newer = {**record, "total": "999.50", "last_modified_time": "2030-01-01T00:00:00+0000"}
+    second = _send(client, {"invoice": newer})
+    _drain()
+
+    zoho_id = record["invoice_id"]
+    body = client.get(f"/dashboard/records/invoices/{zoho_id}", **staff_auth).json()
+    assert (body["entity"], body["zoho_id"], body["held"]) == ("invoices", zoho_id, False)
+    assert body["erp"]["zoho_id"] == zoho_id
+    assert Decimal(body["erp"]["total"]) == Decimal("999.50")  # a string: exact
+    assert [e["event_id"] for e in body["events"]] == [first, second]
+    assert [e["status"] for e in body["events"]] == ["completed", "completed"]
+    assert [[a["outcome"] for a in e["attempts"]] for e in body["events"]] == [
+        ["applied"],
+        ["applied"],
+    ]
+    assert all(e["received_at"] and e["changes"] is None for e in body["events"])
+
+
+def test_an_unknown_record_or_entity_is_a_404_with_a_reason(client, staff_auth):
+    missing = client.get("/dashboard/records/invoices/404404", **staff_auth)
+    assert missing.status_code == 404
+    assert "nothing is known" in missing.json()["detail"]
+    entity = client.get("/dashboard/records/widgets/1", **staff_auth)
+    assert entity.status_code == 404
+    assert "unknown entity" in entity.json()["detail"]
+
+
+def test_hold_and_release_through_the_api(client, staff_auth, fixture_payload):
+    invoice = fixture_payload("invoice")
+    zoho_id = invoice["invoice"]["invoice_id"]
+    held = client.post(f"/dashboard/records/invoices/{zoho_id}/hold", **staff_auth)
+    assert (held.status_code, held.json()) == (
+        200,
+        {"entity": "invoices", "zoho_id": zoho_id, "held": True},
+    )
+    _send(client, invoice)
+    _drain()
+    body = client.get(f"/dashboard/records/invoices/{zoho_id}", **staff_auth).json()
+    assert body["held"] is True and body["erp"] is None
+    assert [e["status"] for e in body["events"]] == ["pending"]
+
+    released = client.post(f"/dashboard/records/invoices/{zoho_id}/release", **staff_auth)
+    assert (released.status_code, released.json()["held"]) == (200, False)
+    _drain()
+    body = client.get(f"/dashboard/records/invoices/{zoho_id}", **staff_auth).json()
+    assert body["erp"]["zoho_id"] == zoho_id
+    assert [e["status"] for e in body["events"]] == ["completed"]
+
+
+def test_the_record_endpoints_are_for_staff_only(client):
+    assert client.get("/dashboard/records/invoices/1").status_code == 401
+    assert client.post("/dashboard/records/invoices/1/hold").status_code == 401
