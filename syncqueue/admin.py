@@ -23,7 +23,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from syncqueue import operations
-from syncqueue.models import DeadLetter, QueueEntry, SyncLog
+from syncqueue.holds import release_record
+from syncqueue.models import DeadLetter, QueueEntry, RecordHold, SyncLog
 from tds_site.admin_helpers import (
     ReadOnlyAdmin,
     actor_of,
@@ -445,3 +446,27 @@ class SyncLogAdmin(ReadOnlyAdmin):
     @admin.display(description="error")
     def short_error(self, log: SyncLog) -> str:
         return log.error[:100]
+
+
+@admin.register(RecordHold)
+class RecordHoldAdmin(ReadOnlyAdmin):
+    """Held records; releasing one lets its waiting events apply in order."""
+
+    list_display = ("entity", "record_id", "held_at", "held_by", "reason", "waiting")
+    list_filter = ("entity",)
+    search_fields = ("=record_id",)
+    ordering = ("-held_at",)
+    actions = ("release",)
+
+    @admin.display(description="events waiting")
+    def waiting(self, hold: RecordHold) -> int:
+        return (
+            QueueEntry.objects.unfinished()
+            .filter(entity=hold.entity, record_id=hold.record_id)
+            .count()
+        )
+
+    @admin.action(description="Release selected records", permissions=["operate"])
+    def release(self, request: HttpRequest, queryset: QuerySet[RecordHold]) -> None:
+        released = sum(release_record(hold.entity, hold.record_id) for hold in queryset)
+        self.message_user(request, f"{released} record{'s' if released != 1 else ''} released.")

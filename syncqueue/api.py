@@ -58,6 +58,9 @@ class QueueFiguresSerializer(serializers.Serializer):
     )
     dead_letters_unresolved = serializers.IntegerField()
     workers_live = serializers.IntegerField(help_text="Workers that beat recently.")
+    held_records = serializers.IntegerField(
+        help_text="Records an operator holds: their events wait until released."
+    )
 
 
 class DeadLetterSerializer(serializers.ModelSerializer):

@@ -24,6 +24,7 @@ from syncqueue.models import (
     DeadLetter,
     Outcome,
     QueueEntry,
+    RecordHold,
     Status,
     SyncLog,
 )
@@ -108,6 +109,7 @@ class QueueFigures:
     stuck: int
     dead_letters_unresolved: int
     workers_live: int
+    held_records: int
 
 
 def queue_figures(now: datetime | None = None) -> QueueFigures:
@@ -122,6 +124,7 @@ def queue_figures(now: datetime | None = None) -> QueueFigures:
         stuck=stuck_count(now),
         dead_letters_unresolved=unresolved_dead_letters(),
         workers_live=len(live_workers()),
+        held_records=RecordHold.objects.count(),
     )
 
 

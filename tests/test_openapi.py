@@ -49,6 +49,7 @@ def test_schema_validates_and_lists_every_endpoint():
         "stuck",
         "dead_letters_unresolved",
         "workers_live",
+        "held_records",
     }
     replay = schema["paths"]["/dashboard/dead-letters/{id}/replay"]["post"]
     assert "202" in replay["responses"]

@@ -107,6 +107,7 @@ def test_queue_stats_of_an_empty_queue(client, staff_token):
         "stuck": 0,
         "dead_letters_unresolved": 0,
         "workers_live": 0,
+        "held_records": 0,
     }
 
 

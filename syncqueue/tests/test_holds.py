@@ -8,7 +8,7 @@ import pytest
 from entities import models as erp
 from syncqueue.claims import claim_batch, has_claimable_entries
 from syncqueue.holds import hold_record, is_held, release_record
-from syncqueue.models import NewEvent, QueueEntry
+from syncqueue.models import NewEvent, QueueEntry, RecordHold
 from syncqueue.processing import process_claim
 from syncqueue.stats import queue_figures
 
@@ -40,7 +40,7 @@ def test_a_held_record_waits_while_the_others_apply():
     assert erp.Product.objects.get().zoho_id == "P2"
     assert not has_claimable_entries()
     figures = queue_figures()
-    assert (figures.by_status["pending"], figures.claimable) == (2, 0)
+    assert (figures.by_status["pending"], figures.claimable, figures.held_records) == (2, 0, 1)
 
     assert release_record("products", "P1")
     assert not is_held("products", "P1")
@@ -61,3 +61,19 @@ def test_an_event_already_claimed_finishes_when_its_record_is_held():
     (claim,) = claim_batch("w1")
     hold_record("products", "P1", actor="alice")
     assert process_claim(claim, "w1") == "applied"
+
+
+def test_operators_release_a_held_record_in_the_console(admin_client):
+    hold_record("products", "P1", actor="alice")
+    QueueEntry.objects.enqueue([_product("P1", "waiting", "2025-03-01T10:00:00+0000")])
+    page = admin_client.get("/admin/syncqueue/recordhold/").content.decode()
+    assert "P1" in page and "alice" in page
+    hold = RecordHold.objects.get()
+    response = admin_client.post(
+        "/admin/syncqueue/recordhold/",
+        {"action": "release", "_selected_action": [hold.pk]},
+        follow=True,
+    )
+    assert "1 record released." in response.content.decode()
+    assert not is_held("products", "P1")
+    assert _drain() == ["applied"]
