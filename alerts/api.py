@@ -11,9 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts.actions import acknowledge_alerts
-from alerts.dashboard import dashboard_figures
 from alerts.models import Alert, AlertStatus, Code, open_first
-from alerts.serializers import AlertSerializer, DashboardMetricsSerializer, ErrorSerializer
+from alerts.serializers import AlertSerializer, ErrorSerializer
 
 TAG = "alerts"
 
@@ -72,17 +71,3 @@ class AlertAcknowledgeView(APIView):
             acknowledge_alerts(Alert.objects.filter(pk=pk), request.user.get_username())
             alert.refresh_from_db()
         return Response(AlertSerializer(alert).data)
-
-
-@extend_schema(
-    tags=[TAG],
-    summary="Pipeline figures",
-    description=(
-        "Queue by status, throughput (applied in the last 5 minutes and hour), the failure "
-        "rate and apply latency (p50/p99, ms) over the last hour, and the open alerts."
-    ),
-    responses=DashboardMetricsSerializer,
-)
-class DashboardMetricsView(APIView):
-    def get(self, request: Request) -> Response:
-        return Response(DashboardMetricsSerializer(dashboard_figures()).data)

@@ -1,7 +1,7 @@
-from django.urls import path, re_path
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 
-from alerts import api, views
+from alerts import api
 
 app_name = "alerts"
 
@@ -15,7 +15,6 @@ def _slash_variant(view_class):
 # The contract spells these without a trailing slash; the slash is tolerated too, like the
 # webhook routes (APPEND_SLASH is off).
 urlpatterns = [
-    re_path(r"^metrics/?$", views.metrics, name="metrics"),
     path("dashboard/alerts", api.AlertListView.as_view(), name="alert-list"),
     path("dashboard/alerts/", _slash_variant(api.AlertListView)),
     path(
@@ -24,6 +23,4 @@ urlpatterns = [
         name="alert-acknowledge",
     ),
     path("dashboard/alerts/<int:pk>/acknowledge/", _slash_variant(api.AlertAcknowledgeView)),
-    path("dashboard/metrics", api.DashboardMetricsView.as_view(), name="dashboard-metrics"),
-    path("dashboard/metrics/", _slash_variant(api.DashboardMetricsView)),
 ]

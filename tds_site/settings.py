@@ -169,6 +169,7 @@ INSTALLED_APPS = [
     "syncqueue",
     "entities",
     "alerts",
+    "metrics",  # shows the figures (/metrics, /dashboard/metrics, the admin's front page)
     "django_q",
 ]
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("webhooks/", include("inbox.urls")),
     path("admin/", admin.site.urls),
     path("", include("alerts.urls")),
+    path("", include("metrics.urls")),
     path("dashboard/", include("syncqueue.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Its set-up script is a second request (?script), not inline: the CSP admits no inline
