@@ -5,6 +5,6 @@ from metrics import views
 app_name = "metrics"
 
 urlpatterns = [
-    re_path(r"^metrics/?$", views.prometheus_metrics, name="prometheus"),
+    re_path(r"^metrics/?$", views.PrometheusMetricsView.as_view(), name="prometheus"),
     path("dashboard/metrics", views.DashboardMetricsView.as_view(), name="dashboard-metrics"),
 ]

@@ -5,40 +5,57 @@ from __future__ import annotations
 import logging
 
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from prometheus_client.exposition import choose_encoder
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts.access import check_metrics_access
 from metrics.pipeline import pipeline_figures
 from metrics.prometheus import REGISTRY
 from metrics.serializers import DashboardMetricsSerializer
+from tds_site.negotiation import JsonOnly
+from tds_site.permissions import StaffOrAllowedAddress
 
 logger = logging.getLogger("tds.metrics")
 
+RETRY_AFTER_SECONDS = "5"
 
-@require_GET
-def prometheus_metrics(request: HttpRequest) -> HttpResponse:
-    denied = check_metrics_access(request)
-    if denied is not None:
-        return denied
-    # Prometheus asks for OpenMetrics when it can; anything else gets the text format.
-    encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
-    try:
-        body = encoder(REGISTRY)
-    except DatabaseError:
-        logger.exception("metrics scrape failed")
+
+# Prometheus text for scrapers, not part of the JSON API the document describes.
+@extend_schema(exclude=True)
+class PrometheusMetricsView(APIView):
+    """A staff token or session (the project's authentication), or an allowed address.
+
+    Refusals are DRF's JSON (401 with ``WWW-Authenticate: Token``, 403); the figures are
+    Prometheus text, or OpenMetrics when the scraper asks for it.
+    """
+
+    permission_classes = (StaffOrAllowedAddress,)
+    content_negotiation_class = JsonOnly
+
+    def perform_authentication(self, request: Request) -> None:
+        # Lazily, when the permission asks for the user: an allowed address is let in
+        # without reading (or failing on) any credentials.
+        pass
+
+    def get(self, request: Request) -> HttpResponse:
+        encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
         return HttpResponse(
-            "database unavailable\n",
-            status=503,
-            content_type="text/plain",
-            headers={"Retry-After": "5"},
+            encoder(REGISTRY), content_type=content_type, headers={"Vary": "Accept"}
         )
-    return HttpResponse(body, content_type=content_type)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DatabaseError):
+            logger.exception("metrics scrape failed")
+            return Response(
+                {"error": "database unavailable, retry later"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+        return super().handle_exception(exc)
 
 
 @extend_schema(

@@ -15,6 +15,13 @@ def test_anonymous_is_refused_with_401(client, path):
     response = client.get(path)
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
+    assert "credentials" in response.json()["detail"]  # DRF's refusal, as on every endpoint
+
+
+def test_a_refusal_is_json_whatever_the_scraper_accepts(client):
+    response = client.get("/metrics", HTTP_ACCEPT="text/plain; version=0.0.4")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
@@ -71,6 +78,11 @@ class TestMetricsAllowedAddresses:
         settings.TRUSTED_PROXIES = frozenset({"127.0.0.1"})
         proxied = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="192.0.2.7")
         assert proxied.get("/metrics").status_code == 200
+
+    def test_a_listed_address_is_not_refused_over_stale_credentials(self, client, settings):
+        settings.METRICS_ALLOWED_IPS = frozenset({"127.0.0.1"})
+        response = client.get("/metrics", HTTP_AUTHORIZATION="Token revoked-long-ago")
+        assert response.status_code == 200
 
     def test_the_allow_list_does_not_open_the_dashboard(self, client, settings):
         settings.METRICS_ALLOWED_IPS = frozenset({"127.0.0.1"})

@@ -167,6 +167,8 @@ def test_database_down_gives_503(client, staff_token, monkeypatch):
     monkeypatch.setattr("metrics.prometheus.stats.queue_figures", down)
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Token {staff_token}")
     assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "database" in response.json()["error"]
 
 
 # --- counters only ever rise -----------------------------------------------------------------
