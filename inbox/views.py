@@ -115,9 +115,11 @@ def _operation_ids(prefix: str, **schema) -> dict:
     return {m: extend_schema(operation_id=f"{prefix}_{m}", **schema) for m in methods}
 
 
-ZohoGenericWebhookView = extend_schema_view(**_operation_ids("webhook_any_entity"))(
-    type("ZohoGenericWebhookView", (ZohoWebhookView,), {})
-)
-ZohoEntityWebhookView = extend_schema_view(
-    **_operation_ids("webhook_for_entity", parameters=[ENTITY_PARAMETER])
-)(type("ZohoEntityWebhookView", (ZohoWebhookView,), {}))
+@extend_schema_view(**_operation_ids("webhook_any_entity"))
+class ZohoGenericWebhookView(ZohoWebhookView):
+    """/webhooks/zoho/: the entity is read from the payload."""
+
+
+@extend_schema_view(**_operation_ids("webhook_for_entity", parameters=[ENTITY_PARAMETER]))
+class ZohoEntityWebhookView(ZohoWebhookView):
+    """/webhooks/zoho/<entity>/: the entity is named in the path."""

@@ -1,10 +1,13 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from metrics import views
+from tds_site.routes import either_slash
 
 app_name = "metrics"
 
-urlpatterns = [
-    re_path(r"^metrics/?$", views.PrometheusMetricsView.as_view(), name="prometheus"),
-    path("dashboard/metrics", views.DashboardMetricsView.as_view(), name="dashboard-metrics"),
-]
+urlpatterns = either_slash(
+    [
+        path("metrics", views.PrometheusMetricsView.as_view(), name="prometheus"),
+        path("dashboard/metrics", views.DashboardMetricsView.as_view(), name="dashboard-metrics"),
+    ]
+)
