@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alerts.models import Alert
+from alerts.models import Alert, AlertStatus, Code
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -41,3 +43,41 @@ class AlertSerializer(serializers.ModelSerializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ChoiceListField(serializers.Field):
+    """A comma list of choices, e.g. ``open,acknowledged``; an unknown one is refused."""
+
+    def __init__(self, choices: list[str], **kwargs) -> None:
+        self.choices = choices
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> list[str]:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        values = [value for value in data.split(",") if value]
+        unknown = [value for value in values if value not in self.choices]
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown {', '.join(unknown)}; use a comma list of {', '.join(self.choices)}"
+            )
+        return values
+
+    def to_representation(self, value: list[str]) -> str:
+        return ",".join(value)
+
+
+class AlertFilterSerializer(serializers.Serializer):
+    """The alert list's query parameters; a bad one is a 400 that names it."""
+
+    status = ChoiceListField(
+        AlertStatus.values,
+        required=False,
+        help_text=f"Only these, a comma list of {', '.join(AlertStatus.values)}.",
+    )
+    code = ChoiceListField(
+        Code.values,
+        required=False,
+        help_text=f"Only these, a comma list of {', '.join(Code.values)}.",
+    )

@@ -88,3 +88,13 @@ def test_the_openapi_document_describes_the_endpoints(client, staff):
     assert "/dashboard/alerts/" not in paths
     listed = paths["/dashboard/alerts"]["get"]
     assert {p["name"] for p in listed["parameters"]} >= {"status", "code"}
+
+
+def test_an_unknown_filter_value_is_a_400_naming_the_parameter(api):
+    AlertFactory(code="queue_backlog")
+    response = api.get("/dashboard/alerts", {"status": "open,closed"})
+    assert response.status_code == 400
+    assert "closed" in response.json()["status"][0]
+    response = api.get("/dashboard/alerts", {"code": "nope"})
+    assert response.status_code == 400 and list(response.json()) == ["code"]
+    assert len(api.get("/dashboard/alerts", {"status": "", "code": "queue_backlog,"}).json()) == 1
