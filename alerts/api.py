@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts.actions import acknowledge_alerts
-from alerts.dashboard import dashboard_figures
-from alerts.models import Alert, AlertStatus, Code, open_first
-from alerts.serializers import AlertSerializer, DashboardMetricsSerializer, ErrorSerializer
+from alerts.models import Alert, AlertStatus, open_first
+from alerts.serializers import AlertFilterSerializer, AlertSerializer, ErrorSerializer
 
 TAG = "alerts"
-
-
-def _choices(raw: str | None, allowed: list[str]) -> list[str]:
-    return [v for v in (raw or "").split(",") if v in allowed]
 
 
 @extend_schema(
@@ -29,10 +23,7 @@ def _choices(raw: str | None, allowed: list[str]) -> list[str]:
         "Open alerts first, then acknowledged, then resolved; critical before warning; the "
         "most recently seen first. Filter with `status` and `code` (comma lists)."
     ),
-    parameters=[
-        OpenApiParameter("status", OpenApiTypes.STR, description="e.g. open,acknowledged"),
-        OpenApiParameter("code", OpenApiTypes.STR, description="e.g. queue_backlog"),
-    ],
+    parameters=[AlertFilterSerializer],
 )
 class AlertListView(generics.ListAPIView):
     serializer_class = AlertSerializer
@@ -40,12 +31,12 @@ class AlertListView(generics.ListAPIView):
     pagination_class = None
 
     def get_queryset(self):
+        filters = AlertFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
         alerts = Alert.objects.all()
-        statuses = _choices(self.request.query_params.get("status"), AlertStatus.values)
-        if statuses:
+        if statuses := filters.validated_data.get("status"):
             alerts = alerts.filter(status__in=statuses)
-        codes = _choices(self.request.query_params.get("code"), Code.values)
-        if codes:
+        if codes := filters.validated_data.get("code"):
             alerts = alerts.filter(code__in=codes)
         return open_first(alerts)
 
@@ -72,17 +63,3 @@ class AlertAcknowledgeView(APIView):
             acknowledge_alerts(Alert.objects.filter(pk=pk), request.user.get_username())
             alert.refresh_from_db()
         return Response(AlertSerializer(alert).data)
-
-
-@extend_schema(
-    tags=[TAG],
-    summary="Pipeline figures",
-    description=(
-        "Queue by status, throughput (applied in the last 5 minutes and hour), the failure "
-        "rate and apply latency (p50/p99, ms) over the last hour, and the open alerts."
-    ),
-    responses=DashboardMetricsSerializer,
-)
-class DashboardMetricsView(APIView):
-    def get(self, request: Request) -> Response:
-        return Response(DashboardMetricsSerializer(dashboard_figures()).data)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alerts.models import Alert
-from syncqueue.api import QueueFiguresSerializer
+from alerts.models import Alert, AlertStatus, Code
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -44,39 +45,39 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
-def _number(places: int = 4) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=None, decimal_places=places, coerce_to_string=False, allow_null=True
+@extend_schema_field(OpenApiTypes.STR)
+class ChoiceListField(serializers.Field):
+    """A comma list of choices, e.g. ``open,acknowledged``; an unknown one is refused."""
+
+    def __init__(self, choices: list[str], **kwargs) -> None:
+        self.choices = choices
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> list[str]:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        values = [value for value in data.split(",") if value]
+        unknown = [value for value in values if value not in self.choices]
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown {', '.join(unknown)}; use a comma list of {', '.join(self.choices)}"
+            )
+        return values
+
+    def to_representation(self, value: list[str]) -> str:
+        return ",".join(value)
+
+
+class AlertFilterSerializer(serializers.Serializer):
+    """The alert list's query parameters; a bad one is a 400 that names it."""
+
+    status = ChoiceListField(
+        AlertStatus.values,
+        required=False,
+        help_text=f"Only these, a comma list of {', '.join(AlertStatus.values)}.",
     )
-
-
-class ThroughputSerializer(serializers.Serializer):
-    applied_last_5m = serializers.IntegerField()
-    applied_last_hour = serializers.IntegerField()
-    per_minute_last_5m = _number(2)
-    per_minute_last_hour = _number(2)
-
-
-class LatencySerializer(serializers.Serializer):
-    window_seconds = serializers.IntegerField()
-    samples = serializers.IntegerField()
-    p50_ms = _number(3)
-    p99_ms = _number(3)
-
-
-class FailureWindowSerializer(serializers.Serializer):
-    window_seconds = serializers.IntegerField()
-    attempts = serializers.IntegerField()
-    failed = serializers.IntegerField()
-
-
-class DashboardMetricsSerializer(serializers.Serializer):
-    generated_at = serializers.DateTimeField()
-    queue = QueueFiguresSerializer()
-    throughput = ThroughputSerializer()
-    failure_rate = _number(4)
-    failures = FailureWindowSerializer()
-    latency = LatencySerializer()
-    workers_live = serializers.IntegerField()
-    open_alerts_by_severity = serializers.DictField(child=serializers.IntegerField())
-    open_alerts = AlertSerializer(many=True)
+    code = ChoiceListField(
+        Code.values,
+        required=False,
+        help_text=f"Only these, a comma list of {', '.join(Code.values)}.",
+    )

@@ -9,7 +9,6 @@ from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -22,20 +21,11 @@ from inbox.payloads import supported_content_type
 from inbox.services import WebhookRequest, ingest_webhook
 from inbox.throttling import WebhookRateThrottle
 from tds_site.addresses import client_address
+from tds_site.negotiation import JsonOnly
 
 logger = logging.getLogger("tds.ingest")
 
 RETRY_AFTER_SECONDS = "5"
-
-
-class JsonOnly(BaseContentNegotiation):
-    """Zoho reads nothing but the status; answer JSON without weighing Accept headers."""
-
-    def select_parser(self, request, parsers):
-        return None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 class ZohoWebhookView(APIView):
@@ -125,9 +115,11 @@ def _operation_ids(prefix: str, **schema) -> dict:
     return {m: extend_schema(operation_id=f"{prefix}_{m}", **schema) for m in methods}
 
 
-ZohoGenericWebhookView = extend_schema_view(**_operation_ids("webhook_any_entity"))(
-    type("ZohoGenericWebhookView", (ZohoWebhookView,), {})
-)
-ZohoEntityWebhookView = extend_schema_view(
-    **_operation_ids("webhook_for_entity", parameters=[ENTITY_PARAMETER])
-)(type("ZohoEntityWebhookView", (ZohoWebhookView,), {}))
+@extend_schema_view(**_operation_ids("webhook_any_entity"))
+class ZohoGenericWebhookView(ZohoWebhookView):
+    """/webhooks/zoho/: the entity is read from the payload."""
+
+
+@extend_schema_view(**_operation_ids("webhook_for_entity", parameters=[ENTITY_PARAMETER]))
+class ZohoEntityWebhookView(ZohoWebhookView):
+    """/webhooks/zoho/<entity>/: the entity is named in the path."""

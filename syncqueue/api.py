@@ -7,16 +7,10 @@ user (anyone else gets 401 or 403).
 
 from __future__ import annotations
 
-from datetime import datetime, time
-
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import ISO_8601, generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -83,6 +77,21 @@ class DeadLetterSerializer(serializers.ModelSerializer):
         ]
 
 
+class DeadLetterFilterSerializer(serializers.Serializer):
+    """The dead-letter list's query parameters; a bad one is a 400 that names it."""
+
+    entity = serializers.CharField(
+        required=False, allow_blank=True, help_text="Only this entity, e.g. invoices."
+    )
+    since = serializers.DateTimeField(
+        required=False,
+        input_formats=[ISO_8601, "%Y-%m-%d"],  # a date means its midnight
+        error_messages={"invalid": "use an ISO date or date-time, e.g. 2025-03-01"},
+        help_text="Only those dead-lettered at or after this ISO date or date-time "
+        "(one without an offset is in the server's TIME_ZONE, UTC).",
+    )
+
+
 class ReplayedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     replayed = serializers.BooleanField()
@@ -115,39 +124,20 @@ class DeadLetterListView(generics.ListAPIView):
             200: DeadLetterSerializer(many=True),
             404: OpenApiResponse(description="A page past the last one."),
         },
-        parameters=[
-            OpenApiParameter("entity", str, description="Only this entity, e.g. invoices."),
-            OpenApiParameter(
-                "since",
-                OpenApiTypes.DATETIME,
-                description="Only those dead-lettered at or after this ISO date or date-time.",
-            ),
-        ],
+        parameters=[DeadLetterFilterSerializer],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[DeadLetter]:
+        filters = DeadLetterFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
         queryset = DeadLetter.objects.filter(resolved=False).order_by("-dead_lettered_at", "-id")
-        entity = self.request.query_params.get("entity")
-        if entity:
+        if entity := filters.validated_data.get("entity"):
             queryset = queryset.filter(entity=entity)
-        since = self.request.query_params.get("since")
-        if since:
-            queryset = queryset.filter(dead_lettered_at__gte=_parse_since(since))
+        if since := filters.validated_data.get("since"):
+            queryset = queryset.filter(dead_lettered_at__gte=since)
         return queryset
-
-
-def _parse_since(value: str) -> datetime:
-    moment = parse_datetime(value)
-    if moment is None:
-        day = parse_date(value)
-        if day is None:
-            raise ValidationError({"since": "use an ISO date or date-time, e.g. 2025-03-01"})
-        moment = datetime.combine(day, time.min)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.get_current_timezone())
-    return moment
 
 
 class DeadLetterReplayView(APIView):

@@ -170,6 +170,7 @@ INSTALLED_APPS = [
     "entities",
     "records",
     "alerts",
+    "metrics",  # shows the figures (/metrics, /dashboard/metrics, the admin's front page)
     "django_q",
 ]
 

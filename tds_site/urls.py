@@ -2,15 +2,17 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from tds_site.routes import either_slash
 from tds_site.views import health
 
 handler404 = "tds_site.views.not_found"
 
 urlpatterns = [
-    path("health", health, name="health"),
+    *either_slash([path("health", health, name="health")]),
     path("webhooks/", include("inbox.urls")),
     path("admin/", admin.site.urls),
     path("", include("alerts.urls")),
+    path("", include("metrics.urls")),
     path("dashboard/", include("syncqueue.urls")),
     path("dashboard/records/", include("records.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

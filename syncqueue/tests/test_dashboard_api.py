@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -156,3 +156,30 @@ def test_replay_of_unknown_or_resolved_dead_letter(client, staff_token):
     response = _call(client, "post", f"/dashboard/dead-letters/{done.pk}/replay", staff_token)
     assert response.status_code == 409
     assert QueueEntry.objects.get().status == Status.DEAD_LETTER
+
+
+@pytest.mark.parametrize(
+    ("since", "listed"),
+    [
+        ("2025-03-01", ["after"]),  # a date is its midnight, in TIME_ZONE (UTC)
+        ("2025-03-01T00:00:00", ["after"]),
+        ("2025-02-28T23:00:00-02:00", ["after"]),  # 01:00 UTC
+        ("2025-02-28T23:59:00", ["after", "before"]),
+        ("", ["after", "before"]),
+    ],
+)
+def test_dead_letters_since_takes_a_date_or_a_date_time(client, staff_token, since, listed):
+    midnight = timezone.make_aware(datetime(2025, 3, 1))
+    make_dead_letter(record_id="before", dead_lettered_at=midnight - timedelta(seconds=30))
+    make_dead_letter(record_id="after", dead_lettered_at=midnight + timedelta(minutes=90))
+    response = _call(client, "get", f"/dashboard/dead-letters?since={since}", staff_token)
+    assert [row["record_id"] for row in response.json()["results"]] == listed
+
+
+@pytest.mark.parametrize(
+    "since", ["yesterday", "2025-02-30", "2025-03-01T25:00", "9999-12-31T23:59-01:00"]
+)
+def test_a_bad_since_is_a_400_naming_it(client, staff_token, since):
+    response = _call(client, "get", f"/dashboard/dead-letters?since={since}", staff_token)
+    assert response.status_code == 400
+    assert list(response.json()) == ["since"]

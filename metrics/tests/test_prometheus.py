@@ -164,9 +164,11 @@ def test_database_down_gives_503(client, staff_token, monkeypatch):
     def down(now=None):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("alerts.metrics.stats.queue_figures", down)
+    monkeypatch.setattr("metrics.prometheus.stats.queue_figures", down)
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Token {staff_token}")
     assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "database" in response.json()["error"]
 
 
 # --- counters only ever rise -----------------------------------------------------------------

@@ -1,17 +1,17 @@
-"""Template tags of the operator console (the admin's front page)."""
+"""Template tags of the admin's front page (``templates/admin/index.html``)."""
 
 from __future__ import annotations
 
 from django import template
 
-from syncqueue.dashboard import dashboard_context
+from metrics.front_page import front_page_figures
 
 register = template.Library()
 
 
 @register.simple_tag
-def tds_dashboard() -> dict:
-    return dashboard_context()
+def front_page() -> dict:
+    return front_page_figures()
 
 
 @register.filter

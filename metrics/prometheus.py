@@ -1,4 +1,4 @@
-"""Prometheus metrics, computed from the database at scrape time.
+"""What GET /metrics exposes: Prometheus metrics, computed from the database at scrape time.
 
 Nothing is counted in process memory: every figure is a query over the shared tables, so
 any API process answers the same and no multiprocess directory is needed. Counters and the

@@ -8,10 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.apps import apps
-from django.db.models import Case, Value, When
 from django.utils import timezone
 
+from alerts.models import Alert, AlertStatus, open_first
 from syncqueue.models import Status
 from syncqueue.stats import HourBucket, hourly_outcomes, queue_figures
 
@@ -77,27 +76,12 @@ def throughput_chart(buckets: list[HourBucket]) -> Chart:
     )
 
 
-def open_alerts(limit: int = 10) -> list | None:
-    """Unresolved alerts, open before acknowledged, critical first; None without alerts.
-
-    The alerts app depends on this one, not the other way round: its model is looked up by
-    name so that the queue's console works (and says so) without it.
-    """
-    try:
-        alert_model = apps.get_model("alerts", "Alert")
-    except LookupError:
-        return None
-    return list(
-        alert_model.objects.exclude(status="resolved")
-        .annotate(
-            open_first=Case(When(status="open", then=Value(0)), default=Value(1)),
-            critical_first=Case(When(severity="critical", then=Value(0)), default=Value(1)),
-        )
-        .order_by("open_first", "critical_first", "-last_seen_at")[:limit]
-    )
+def open_alerts(limit: int = 10) -> list[Alert]:
+    """Unresolved alerts, open before acknowledged, critical first, the latest first."""
+    return list(open_first(Alert.objects.exclude(status=AlertStatus.RESOLVED))[:limit])
 
 
-def dashboard_context(now: datetime | None = None) -> dict:
+def front_page_figures(now: datetime | None = None) -> dict:
     now = now or timezone.now()
     figures = queue_figures(now)
     return {

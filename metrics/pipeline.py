@@ -1,4 +1,4 @@
-"""The figures behind GET /dashboard/metrics, gathered in one place."""
+"""The figures behind GET /dashboard/metrics, gathered in one place (from ``syncqueue.stats``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from syncqueue import stats
 from syncqueue.stats import HOUR
 
 
-def dashboard_figures() -> dict:
+def pipeline_figures() -> dict:
     now = timezone.now()
     queue = stats.queue_figures(now)
     failures = stats.failure_rate(now, HOUR)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from alerts.tests.factories import UserFactory, WorkerHeartbeatFactory
+
+
+@pytest.fixture(autouse=True)
+def _no_allowed_addresses(settings):
+    """/metrics opens to credentials only, unless a test lists an address."""
+    settings.METRICS_ALLOWED_IPS = frozenset()
+
+
+@pytest.fixture
+def live_worker(db):
+    return WorkerHeartbeatFactory()
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="operator", is_staff=True)
+
+
+@pytest.fixture
+def staff_token(staff):
+    return Token.objects.create(user=staff).key
+
+
+@pytest.fixture
+def plain_user(db):
+    return UserFactory(username="clerk", is_staff=False)
+
+
+@pytest.fixture
+def plain_token(plain_user):
+    return Token.objects.create(user=plain_user).key
