@@ -94,5 +94,6 @@ def front_page_figures(now: datetime | None = None) -> dict:
         "chart": throughput_chart(hourly_outcomes(24, now)),
         "alerts": open_alerts(),
         "workers": figures.workers_live,
+        "held": figures.held_records,
         "now": now,
     }

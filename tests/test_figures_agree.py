@@ -167,3 +167,5 @@ def test_every_surface_reports_the_same_figures(client, busy_queue, staff_token)
     workers = [api["workers_live"], dashboard["workers_live"], prometheus[("tds_workers_live", ())]]
     assert workers == [0, 0, 0]
     assert _admin_card(page, "tds-workers") == "0"
+    assert api["held_records"] == command["held_records"] == dashboard["queue"]["held_records"]
+    assert int(_admin_card(page, "tds-held")) == api["held_records"] == 0
