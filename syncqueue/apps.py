@@ -11,7 +11,9 @@ class SyncQueueConfig(AppConfig):
             purge,
             totals,
         )
+        from tds_site.schedules import keep_in_step_after_migrate
 
+        keep_in_step_after_migrate(self, purge.ensure_purge_schedule)
         purge.register(purge.QUEUE_ENTRIES)
         purge.register(purge.SYNC_LOGS)
         totals.register(totals.SYNC_ATTEMPTS)

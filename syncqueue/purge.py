@@ -20,14 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from syncqueue import totals
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
+from tds_site.schedules import keep_schedule
 
 BATCH_SIZE = 5000
 
@@ -159,3 +162,32 @@ def _delete_entries(candidates: QuerySet, ids: list[int]) -> int:
 
 QUEUE_ENTRIES = History("queue entries", 10, Retention.INBOX, purgeable_entries, _delete_entries)
 SYNC_LOGS = History("sync logs", 30, Retention.LOGS, purgeable_logs, delete_counted)
+
+
+def retention_cutoffs(now: datetime, days: int | None = None) -> Cutoffs:
+    """The cutoffs for keeping ``days`` of everything, or by default INBOX_RETENTION_DAYS of
+    inbox and queue and LOG_RETENTION_DAYS of logs."""
+    inbox_days = settings.INBOX_RETENTION_DAYS if days is None else days
+    log_days = settings.LOG_RETENTION_DAYS if days is None else days
+    return {
+        Retention.INBOX: now - timedelta(days=inbox_days),
+        Retention.LOGS: now - timedelta(days=log_days),
+    }
+
+
+SCHEDULE_NAME = "tds-purge"
+
+
+def scheduled_purge() -> str:
+    """The worker's daily task: purge by the retention settings."""
+    deleted = purge(retention_cutoffs(timezone.now()))
+    return ", ".join(f"{count} {name}" for name, count in deleted.items()) + " deleted"
+
+
+def ensure_purge_schedule() -> tuple[object, bool]:
+    """Daily, like the nightly cron it replaces: an install purges without being told to."""
+    from django_q.models import Schedule
+
+    return keep_schedule(
+        SCHEDULE_NAME, {"func": f"{__name__}.scheduled_purge", "schedule_type": Schedule.DAILY}
+    )

@@ -362,3 +362,23 @@ def test_stats_prints_the_same_figures_as_the_api():
     assert as_json["by_status"] == expected.by_status
     assert as_json["by_entity"] == expected.by_entity
     assert as_json["claimable"] == expected.claimable == 2
+
+
+def test_the_worker_purges_daily_by_the_retention_settings():
+    from django_q.models import Schedule
+
+    from syncqueue.purge import SCHEDULE_NAME, scheduled_purge
+
+    # post_migrate installed it when the test database was created.
+    schedule = Schedule.objects.get(name=SCHEDULE_NAME)
+    assert (schedule.func, schedule.schedule_type) == (
+        "syncqueue.purge.scheduled_purge",
+        Schedule.DAILY,
+    )
+    from syncqueue.models import NewEvent, QueueEntry, Status
+
+    long_ago = timezone.now() - timedelta(days=30)
+    QueueEntry.objects.enqueue([NewEvent("products", "P1", "update", {"item_id": "P1"})])
+    QueueEntry.objects.update(status=Status.COMPLETED, completed_at=long_ago)
+    assert scheduled_purge() == "1 queue entries, 0 inbox events, 0 sync logs deleted"
+    assert not QueueEntry.objects.exists()

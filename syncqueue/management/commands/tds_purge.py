@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from syncqueue.purge import BATCH_SIZE, Retention, count_purgeable, histories, purge
+from syncqueue.purge import (
+    BATCH_SIZE,
+    Retention,
+    count_purgeable,
+    histories,
+    purge,
+    retention_cutoffs,
+)
 from tds_site.command_arguments import whole_number
 
 
@@ -29,21 +35,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, days: str | None, batch_size: str, dry_run: bool, **_):
         batch = whole_number("--batch-size", batch_size)
-        inbox_days = log_days = None
-        if days is not None:
-            inbox_days = log_days = whole_number("--days", days, minimum=0)
-        else:
-            inbox_days = settings.INBOX_RETENTION_DAYS
-            log_days = settings.LOG_RETENTION_DAYS
-        now = timezone.now()
-        inbox_cutoff = now - timedelta(days=inbox_days)
-        log_cutoff = now - timedelta(days=log_days)
+        keep = None if days is None else whole_number("--days", days, minimum=0)
+        inbox_days = settings.INBOX_RETENTION_DAYS if keep is None else keep
+        log_days = settings.LOG_RETENTION_DAYS if keep is None else keep
+        cutoffs = retention_cutoffs(timezone.now(), keep)
+        inbox_cutoff, log_cutoff = cutoffs[Retention.INBOX], cutoffs[Retention.LOGS]
         self.stdout.write(
             f"keeping inbox and queue since {inbox_cutoff:%Y-%m-%d %H:%M} ({inbox_days} days), "
             f"sync logs since {log_cutoff:%Y-%m-%d %H:%M} ({log_days} days)"
         )
         started = time.monotonic()
-        cutoffs = {Retention.INBOX: inbox_cutoff, Retention.LOGS: log_cutoff}
         if dry_run:
             counts = count_purgeable(cutoffs)
             verb = "would delete"
