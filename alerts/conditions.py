@@ -17,7 +17,8 @@ from django.conf import settings
 from alerts.models import Code, Severity
 from syncqueue import stats
 from syncqueue.heartbeat import stale_after
-from syncqueue.models import QueueEntry, WorkerHeartbeat
+from syncqueue.holds import AUTO_HOLD_ACTOR
+from syncqueue.models import QueueEntry, RecordHold, WorkerHeartbeat
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,25 @@ def check_worker_down(now: datetime) -> Reading:
     return Reading(Code.WORKER_DOWN, None, Decimal(0), threshold, "no worker yet, no work")
 
 
+def check_records_held(now: datetime) -> Reading:
+    """A warning naming the records held automatically (their events kept dead-lettering);
+    holds an operator placed on purpose are not an incident."""
+    held = list(
+        RecordHold.objects.filter(held_by=AUTO_HOLD_ACTOR)
+        .order_by("held_at")
+        .values_list("entity", "record_id")
+    )
+    if not held:
+        return Reading(Code.RECORDS_HELD, None, Decimal(0), Decimal(0), "no record held")
+    names = ", ".join(f"{entity} {record_id}" for entity, record_id in held[:10])
+    more = f" and {len(held) - 10} more" if len(held) > 10 else ""
+    message = (
+        f"held after repeated dead letters, their events waiting: {names}{more} "
+        "(release in the admin's held records, or POST /dashboard/records/…/release)"
+    )
+    return Reading(Code.RECORDS_HELD, Severity.WARNING, Decimal(len(held)), Decimal(0), message)
+
+
 def _percent(rate: Decimal) -> str:
     return f"{(rate * 100).quantize(Decimal('0.01')).normalize():f}%"
 
@@ -135,6 +155,7 @@ CONDITIONS: tuple[Callable[[datetime], Reading], ...] = (
     check_stuck_events,
     check_oldest_pending,
     check_worker_down,
+    check_records_held,
 )
 
 

@@ -20,6 +20,7 @@ class Code(models.TextChoices):
     STUCK_EVENTS = "stuck_events"
     OLDEST_PENDING = "oldest_pending"
     WORKER_DOWN = "worker_down"
+    RECORDS_HELD = "records_held"
 
 
 class Severity(models.TextChoices):

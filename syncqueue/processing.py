@@ -34,6 +34,7 @@ from syncqueue.drain_settings import (
     draining_transaction,
     set_session_settings,
 )
+from syncqueue.holds import hold_if_failing_repeatedly
 from syncqueue.models import SUCCEEDED, DeadLetter, Outcome, QueueEntry, Status, SyncLog
 from syncqueue.shutdown import stop_requested
 from tds_site.postgresql.base import closed_by_server
@@ -326,6 +327,8 @@ def _record_failure(
                 _finish(claim, Status.FAILED, "", now, message, next_attempt_at=retry_at)
                 outcome = Outcome.FAILED
             _log(claim, outcome, started, worker, now, message)
+            if outcome == Outcome.DEAD_LETTER:
+                hold_if_failing_repeatedly(claim.entity, claim.record_id, now)
     except LeaseLost:
         return HandedBack.LEASE_LOST
     logger.warning(

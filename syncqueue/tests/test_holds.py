@@ -4,6 +4,7 @@ them apply in their order of arrival."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from entities import models as erp
 from syncqueue.claims import claim_batch, has_claimable_entries
@@ -77,3 +78,20 @@ def test_operators_release_a_held_record_in_the_console(admin_client):
     assert "1 record released." in response.content.decode()
     assert not is_held("products", "P1")
     assert _drain() == ["applied"]
+
+
+def test_a_record_dead_lettered_three_times_in_a_day_is_held_and_an_alert_names_it(settings):
+    from alerts.conditions import check_records_held
+
+    settings.RETRY_POLICY = settings.RETRY_POLICY.__class__(max_attempts=1, delays=(60,))
+    broken = {"item_id": "P9", "rate": "not a number"}
+    QueueEntry.objects.enqueue([NewEvent("products", "P9", "update", broken)] * 3)
+    QueueEntry.objects.enqueue([_product("P9", "fixed", "2025-03-01T10:00:00+0000")])
+    QueueEntry.objects.enqueue([_product("P2", "other", "2025-03-01T10:00:00+0000")])
+    assert sorted(_drain()) == ["applied", "dead_letter", "dead_letter", "dead_letter"]
+    hold = RecordHold.objects.get()
+    assert (hold.entity, hold.record_id, hold.held_by) == ("products", "P9", "automatic")
+    assert "3 events dead-lettered" in hold.reason
+    assert not erp.Product.objects.filter(zoho_id="P9").exists()  # the fixed one waits
+    reading = check_records_held(timezone.now())
+    assert reading.severity == "warning" and "products P9" in reading.message
