@@ -3,7 +3,7 @@ dashboard endpoint (the project's default authentication and permission)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -62,6 +62,13 @@ class HoldStateSerializer(serializers.Serializer):
     held = serializers.BooleanField()
 
 
+ENTITY = OpenApiParameter(
+    "entity", str, OpenApiParameter.PATH, enum=sorted(BY_ENTITY), description="The ERP entity."
+)
+ZOHO_ID = OpenApiParameter("zoho_id", str, OpenApiParameter.PATH, description="Zoho's id.")
+UNKNOWN_ENTITY = OpenApiResponse(description="An entity TDS Core does not sync.")
+
+
 def _known_entity(entity: str) -> None:
     if entity not in BY_ENTITY:
         raise NotFound(f"unknown entity {entity!r}; one of: {', '.join(sorted(BY_ENTITY))}")
@@ -75,7 +82,11 @@ def _actor(request: Request) -> str:
 class RecordTimelineView(APIView):
     @extend_schema(
         summary="A record's timeline: its ERP row and every event received for it",
-        responses={200: TimelineSerializer, 404: OpenApiResponse(description="Nothing known.")},
+        parameters=[ENTITY, ZOHO_ID],
+        responses={
+            200: TimelineSerializer,
+            404: OpenApiResponse(description="An unknown entity, or nothing known of it."),
+        },
     )
     def get(self, request: Request, entity: str, zoho_id: str) -> Response:
         _known_entity(entity)
@@ -89,7 +100,8 @@ class RecordHoldView(APIView):
     @extend_schema(
         request=None,
         summary="Hold a record: its events are queued but not applied until released",
-        responses={200: HoldStateSerializer},
+        parameters=[ENTITY, ZOHO_ID],
+        responses={200: HoldStateSerializer, 404: UNKNOWN_ENTITY},
     )
     def post(self, request: Request, entity: str, zoho_id: str) -> Response:
         _known_entity(entity)
@@ -101,7 +113,8 @@ class RecordReleaseView(APIView):
     @extend_schema(
         request=None,
         summary="Release a held record: its waiting events apply in order",
-        responses={200: HoldStateSerializer},
+        parameters=[ENTITY, ZOHO_ID],
+        responses={200: HoldStateSerializer, 404: UNKNOWN_ENTITY},
     )
     def post(self, request: Request, entity: str, zoho_id: str) -> Response:
         _known_entity(entity)
