@@ -6,13 +6,14 @@ Bare names are how vulture's whitelists mark a name used.
 """
 
 # Framework signatures: django-q2's post_spawn signal, aiosmtpd's handle_DATA, DRF's
-# throttle and content negotiation, Django's system checks.
+# throttle and content negotiation, Django's system checks and admin actions.
 proc_name
 session
 view
 parsers
 format_suffix
 app_configs
+modeladmin
 # Fixtures wanted for what they set up, not for a value.
 small_run
 operator

@@ -1,12 +1,16 @@
-"""Pieces every app's admin classes share: read-only display and pretty JSON."""
+"""Pieces every app's admin classes share: read-only display, pretty JSON, CSV export."""
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.db.models import BinaryField, Field, JSONField, Model, QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -60,3 +64,35 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         opts = self.opts
         codename = f"{opts.app_label}.change_{opts.model_name}"
         return request.user.is_active and request.user.is_staff and request.user.has_perm(codename)
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for csv.writer in a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_value(field: Field, obj: Model) -> object:
+    value = getattr(obj, field.attname)
+    if isinstance(field, JSONField):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return value
+
+
+@admin.action(description="Export selected as CSV")
+def export_csv(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet):
+    """Every column of the selected rows (all rows of the current filter after "select
+    all"), streamed a row at a time: no list is too long to export."""
+    model = queryset.model
+    fields = [f for f in model._meta.concrete_fields if not isinstance(f, BinaryField)]
+    writer = csv.writer(_Echo())
+    rows = (
+        writer.writerow([_csv_value(f, obj) for f in fields])
+        for obj in queryset.order_by("pk").iterator(chunk_size=2000)
+    )
+    header = writer.writerow([f.column for f in fields])
+    response = StreamingHttpResponse(itertools.chain([header], rows), content_type="text/csv")
+    name = f"{model._meta.db_table}-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
