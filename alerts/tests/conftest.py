@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from alerts import channels
-from alerts.tests.factories import UserFactory, WorkerHeartbeatFactory
 from alerts.tests.servers import SlackStub, SmtpStub
+from tests.factories import TokenFactory, UserFactory, WorkerHeartbeatFactory
 
 
 @pytest.fixture(autouse=True)
@@ -50,19 +49,19 @@ def smtp(settings):
 
 @pytest.fixture
 def staff(db):
-    return UserFactory(username="operator", is_staff=True)
+    return UserFactory(username="operator", staff=True)
 
 
 @pytest.fixture
 def staff_token(staff):
-    return Token.objects.create(user=staff).key
+    return TokenFactory(user=staff).key
 
 
 @pytest.fixture
 def plain_user(db):
-    return UserFactory(username="clerk", is_staff=False)
+    return UserFactory(username="clerk")
 
 
 @pytest.fixture
 def plain_token(plain_user):
-    return Token.objects.create(user=plain_user).key
+    return TokenFactory(user=plain_user).key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from alerts.tests.factories import AlertFactory
+from tests.factories import AlertFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from alerts.models import Alert
-from alerts.tests.factories import AlertFactory
+from tests.factories import AlertFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from alerts.models import Alert
-from alerts.tests.factories import AlertFactory
+from tests.factories import AlertFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,14 +12,14 @@ from django.utils import timezone
 from alerts import conditions
 from alerts.models import Alert
 from alerts.monitor import run_monitor
-from alerts.tests.factories import (
+from syncqueue.models import DeadLetter, QueueEntry, SyncLog, WorkerHeartbeat
+from tests.factories import (
     AlertFactory,
     DeadLetterFactory,
     QueueEntryFactory,
     SyncLogFactory,
     WorkerHeartbeatFactory,
 )
-from syncqueue.models import DeadLetter, QueueEntry, SyncLog, WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 
@@ -158,15 +158,15 @@ def test_stuck_events_are_critical_until_they_move(settings, live_worker):
     settings.STUCK_EVENT_SECONDS = 900
     now = timezone.now()
     # In processing under a live lease: fine.
-    QueueEntryFactory(status="processing", locked_until=now + timedelta(minutes=5), updated_at=now)
+    QueueEntryFactory(processing=True, locked_until=now + timedelta(minutes=5), updated_at=now)
     run_monitor()
     assert not Alert.objects.filter(code="stuck_events").exists()
 
     expired = QueueEntryFactory(
-        status="processing", locked_until=now - timedelta(seconds=1), updated_at=now
+        processing=True, locked_until=now - timedelta(seconds=1), updated_at=now
     )
     stale = QueueEntryFactory(
-        status="processing",
+        processing=True,
         locked_until=now + timedelta(minutes=1),
         updated_at=now - timedelta(minutes=16),
     )

@@ -12,9 +12,9 @@ from alerts import notify
 from alerts.conditions import check_queue_backlog
 from alerts.models import Alert
 from alerts.monitor import record, run_monitor
-from alerts.tests.factories import DeadLetterFactory, QueueEntryFactory
 from alerts.tests.servers import free_port
 from syncqueue.models import QueueEntry
+from tests.factories import DeadLetterFactory, QueueEntryFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from django_q.models import Schedule
 from alerts.models import Alert
 from alerts.monitor import run_scheduled
 from alerts.schedule import SCHEDULE_NAME, ensure_monitor_schedule
-from alerts.tests.factories import QueueEntryFactory, WorkerHeartbeatFactory
 from syncqueue.models import WorkerHeartbeat
+from tests.factories import QueueEntryFactory, WorkerHeartbeatFactory
 
 pytestmark = pytest.mark.django_db
 

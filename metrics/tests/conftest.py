@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 
-from alerts.tests.factories import UserFactory, WorkerHeartbeatFactory
+from tests.factories import TokenFactory, UserFactory, WorkerHeartbeatFactory
 
 
 @pytest.fixture(autouse=True)
@@ -19,19 +18,19 @@ def live_worker(db):
 
 @pytest.fixture
 def staff(db):
-    return UserFactory(username="operator", is_staff=True)
+    return UserFactory(username="operator", staff=True)
 
 
 @pytest.fixture
 def staff_token(staff):
-    return Token.objects.create(user=staff).key
+    return TokenFactory(user=staff).key
 
 
 @pytest.fixture
 def plain_user(db):
-    return UserFactory(username="clerk", is_staff=False)
+    return UserFactory(username="clerk")
 
 
 @pytest.fixture
 def plain_token(plain_user):
-    return Token.objects.create(user=plain_user).key
+    return TokenFactory(user=plain_user).key

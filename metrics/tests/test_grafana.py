@@ -17,7 +17,7 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "tds-co
 
 @pytest.mark.django_db
 def test_every_queried_metric_is_exposed(client, settings):
-    from alerts.tests.factories import SyncLogFactory, WorkerHeartbeatFactory
+    from tests.factories import SyncLogFactory, WorkerHeartbeatFactory
 
     SyncLogFactory()  # so that the histogram has a series
     WorkerHeartbeatFactory()

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alerts.tests.factories import AlertFactory, QueueEntryFactory, SyncLogFactory
+from tests.factories import AlertFactory, QueueEntryFactory, SyncLogFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def api(staff_token):
 def test_dashboard_metrics_figures(api, live_worker):
     now = timezone.now()
     QueueEntryFactory.create_batch(2)
-    QueueEntryFactory(status="completed")
+    QueueEntryFactory(completed=True)
     for ms in range(1, 101):  # latencies 1..100 ms, applied within the last five minutes
         SyncLogFactory(outcome="applied", latency_ms=Decimal(ms))
     SyncLogFactory.create_batch(3, outcome="applied", created_at=now - timedelta(minutes=30))

@@ -14,7 +14,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts.tests.factories import (
+from inbox.models import InboxEvent
+from syncqueue.models import QueueEntry, SyncLog
+from tests.factories import (
     AlertFactory,
     DeadLetterFactory,
     InboxEventFactory,
@@ -22,8 +24,6 @@ from alerts.tests.factories import (
     SyncLogFactory,
     WorkerHeartbeatFactory,
 )
-from inbox.models import InboxEvent
-from syncqueue.models import QueueEntry, SyncLog
 
 pytestmark = pytest.mark.django_db
 
@@ -35,11 +35,9 @@ def small_run(db):
     now = timezone.now()
     QueueEntryFactory.create_batch(3, entity="invoices")
     QueueEntryFactory(entity="bills", created_at=now - timedelta(seconds=90))
-    QueueEntryFactory.create_batch(2, entity="invoices", status="completed")
-    QueueEntryFactory(
-        entity="products", status="processing", locked_until=now - timedelta(seconds=5)
-    )
-    QueueEntryFactory(entity="products", status="failed")
+    QueueEntryFactory.create_batch(2, entity="invoices", completed=True)
+    QueueEntryFactory(entity="products", processing=True, locked_until=now - timedelta(seconds=5))
+    QueueEntryFactory(entity="products", failed=True)
     DeadLetterFactory.create_batch(2)
     DeadLetterFactory(resolved=True)
     for latency in ("40", "80", "300", "2000", "45000"):
@@ -52,7 +50,7 @@ def small_run(db):
     AlertFactory(code="dead_letters", severity="critical", status="acknowledged")
     AlertFactory(code="failure_rate", severity="critical", status="resolved")
     InboxEventFactory.create_batch(4)
-    InboxEventFactory(validity="rejected", entity="")
+    InboxEventFactory(rejected=True)
     WorkerHeartbeatFactory(last_beat_at=now - timedelta(seconds=12))
 
 
@@ -224,7 +222,7 @@ def test_counters_rise_again_after_a_purge(client, staff_token, small_run):
     before = counter_samples(scrape(client, staff_token))
 
     SyncLogFactory(entity="invoices", outcome="applied", latency_ms=Decimal("60"))
-    InboxEventFactory(validity="rejected", entity="")
+    InboxEventFactory(rejected=True)
     after = counter_samples(scrape(client, staff_token))
 
     risen = {key: after[key] - before[key] for key in after if after[key] != before.get(key)}
