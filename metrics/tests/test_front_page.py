@@ -8,9 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alerts.models import Alert
-from syncqueue.models import Status
-from syncqueue.tests.factories import make_entry, make_log
+from tests.factories import AlertFactory, QueueEntryFactory, SyncLogFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +20,10 @@ def staff_client(client, staff):
 
 
 def test_dashboard_shows_queue_chart_and_alerts_place(staff_client):
-    make_entry(Status.PENDING, created_at=timezone.now() - timedelta(minutes=90))
-    failed = make_entry(Status.FAILED, entity="invoices", record_id="2")
-    make_log(failed, "failed")
-    make_log(make_entry(Status.COMPLETED, record_id="3"), "applied")
+    QueueEntryFactory(created_at=timezone.now() - timedelta(minutes=90))
+    failed = QueueEntryFactory(failed=True, entity="invoices", record_id="2")
+    SyncLogFactory(entry=failed, outcome="failed")
+    SyncLogFactory(entry=QueueEntryFactory(completed=True, record_id="3"), outcome="applied")
     page = staff_client.get("/admin/").content.decode()
     assert 'id="tds-dashboard"' in page
     assert '<svg id="tds-throughput"' in page
@@ -40,20 +38,10 @@ def test_dashboard_shows_queue_chart_and_alerts_place(staff_client):
 
 
 def test_dashboard_lists_unresolved_alerts_open_first(staff_client):
-    def alert(code: str, severity: str, status: str) -> Alert:
-        return Alert.objects.create(
-            code=code,
-            severity=severity,
-            status=status,
-            message=f"{code} is bad",
-            value=1,
-            threshold=1,
-        )
-
-    acked = alert("queue_backlog", "critical", "acknowledged")
-    warning = alert("dead_letters", "warning", "open")
-    critical = alert("failure_rate", "critical", "open")
-    alert("worker_down", "critical", "resolved")
+    acked = AlertFactory(code="queue_backlog", severity="critical", status="acknowledged")
+    warning = AlertFactory(code="dead_letters", severity="warning")
+    critical = AlertFactory(code="failure_rate", severity="critical")
+    AlertFactory(code="worker_down", severity="critical", status="resolved")
     page = staff_client.get("/admin/").content.decode()
     section = page.split('id="tds-open-alerts"')[1].split("</table>")[0]
     order = [

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+
+from tests.factories import TokenFactory, UserFactory
 
 
 @pytest.fixture
 def staff(db):
-    return get_user_model().objects.create_superuser("ops", "ops@example.com", "ops-pass-123")
+    return UserFactory(username="ops", superuser=True)
 
 
 @pytest.fixture
 def plain_user(db):
-    return get_user_model().objects.create_user("someone", "someone@example.com", "pw-123456")
+    return UserFactory(username="someone")
 
 
 @pytest.fixture
@@ -29,9 +29,9 @@ def plain_client(client, plain_user):
 
 @pytest.fixture
 def staff_token(staff):
-    return Token.objects.create(user=staff).key
+    return TokenFactory(user=staff).key
 
 
 @pytest.fixture
 def plain_token(plain_user):
-    return Token.objects.create(user=plain_user).key
+    return TokenFactory(user=plain_user).key

@@ -20,7 +20,12 @@ from django.utils import timezone
 from inbox.models import InboxEvent
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 from syncqueue.stats import queue_figures
-from syncqueue.tests.factories import ITEM, make_dead_letter, make_entry, make_event, make_log
+from tests.factories import (
+    DeadLetterFactory,
+    InboxEventFactory,
+    QueueEntryFactory,
+    SyncLogFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +44,10 @@ def run(*args: str) -> str:
 @pytest.fixture
 def dead_letters():
     return {
-        "p1": make_dead_letter(record_id="p1"),
-        "p2": make_dead_letter(record_id="p2"),
-        "i1": make_dead_letter(entity="invoices", record_id="i1"),
-        "done": make_dead_letter(record_id="done", resolved=True),
+        "p1": DeadLetterFactory(record_id="p1"),
+        "p2": DeadLetterFactory(record_id="p2"),
+        "i1": DeadLetterFactory(entity="invoices", record_id="i1"),
+        "done": DeadLetterFactory(record_id="done", resolved=True),
     }
 
 
@@ -119,34 +124,31 @@ def _history(old_days: int = 30) -> dict[str, object]:
     old = timezone.now() - timedelta(days=old_days)
     rows: dict[str, object] = {}
     for status in Status.values:
-        event = make_event(record_id=f"old-{status}", received_at=old)
-        entry = make_entry(status, record_id=f"old-{status}", event=event, created_at=old)
+        event = InboxEventFactory(record_id=f"old-{status}", received_at=old)
+        entry = QueueEntryFactory(status=status, event=event, created_at=old)
         if status == Status.COMPLETED:
             QueueEntry.objects.filter(pk=entry.pk).update(completed_at=old)
-        make_log(entry, created_at=old)
+        SyncLogFactory(entry=entry, outcome="failed", created_at=old)
         rows[f"event-{status}"], rows[f"entry-{status}"] = event, entry
     # A completed entry whose dead letter was resolved when its replay applied: goes.
-    replayed = make_dead_letter(record_id="replayed", resolved=True)
+    replayed = DeadLetterFactory(record_id="replayed", resolved=True)
     QueueEntry.objects.filter(pk=replayed.entry_id).update(
         status=Status.COMPLETED, completed_at=old
     )
     rows["replayed"] = replayed
     # A completed entry with a dead letter still open (should not happen; never purged, nor
     # its inbox event or attempt history).
-    odd = make_dead_letter(record_id="odd")
-    odd_event = make_event(record_id="odd", received_at=old)
+    odd = DeadLetterFactory(record_id="odd")
+    odd_event = InboxEventFactory(record_id="odd", received_at=old)
     QueueEntry.objects.filter(pk=odd.entry_id).update(
         status=Status.COMPLETED, completed_at=old, inbox_event_id=odd_event.pk
     )
-    make_log(odd.entry, "dead_letter", created_at=old)
+    SyncLogFactory(entry=odd.entry, outcome="dead_letter", created_at=old)
     rows["odd"], rows["odd-event"] = odd, odd_event
-    rows["rejected"] = make_event(
-        entity="", record_id="", validity="rejected", received_at=old, rejection_reason="bad"
-    )
-    fresh_event = make_event(record_id="fresh")
-    fresh = make_entry(Status.COMPLETED, record_id="fresh", event=fresh_event)
-    QueueEntry.objects.filter(pk=fresh.pk).update(completed_at=timezone.now())
-    make_log(fresh, "applied")
+    rows["rejected"] = InboxEventFactory(rejected=True, received_at=old)
+    fresh_event = InboxEventFactory(record_id="fresh")
+    fresh = QueueEntryFactory(completed=True, event=fresh_event)
+    SyncLogFactory(entry=fresh, outcome="applied")
     rows["fresh"], rows["fresh-event"] = fresh, fresh_event
     return rows
 
@@ -261,12 +263,14 @@ def test_purge_at_scale_in_batches(capsys):
     """100,000 finished entries (with their events and logs) on PostgreSQL; fewer on SQLite."""
     n = 100_000 if connection.vendor == "postgresql" else 5_000
     old = timezone.now() - timedelta(days=30)
+    # Rows made in bulk, not one by one through tests.factories: there are 3n of them.
+    item = {"name": "LED Panel Light 60x60 48W", "sku": "LP-6060-48W", "rate": 18500}
     events = InboxEvent.objects.bulk_create(
         (
             InboxEvent(
                 entity="products",
                 record_id=str(i),
-                operation="upsert",
+                operation="update",
                 content_hash=f"{i:064d}",
                 method="POST",
                 path="/webhooks/zoho/products/",
@@ -284,8 +288,8 @@ def test_purge_at_scale_in_batches(capsys):
                 inbox_event_id=event.pk,
                 entity="products",
                 record_id=event.record_id,
-                operation="upsert",
-                payload={**ITEM, "item_id": event.record_id},
+                operation="update",
+                payload={"item_id": event.record_id, **item},
                 status=Status.COMPLETED,
                 outcome="applied",
                 attempts=1,
@@ -302,7 +306,7 @@ def test_purge_at_scale_in_batches(capsys):
                 entry_id=entry.pk,
                 entity="products",
                 record_id=entry.record_id,
-                operation="upsert",
+                operation="update",
                 attempt=1,
                 outcome="applied",
                 duration_ms=Decimal("1.000"),
@@ -313,7 +317,7 @@ def test_purge_at_scale_in_batches(capsys):
         ),
         batch_size=1000,
     )
-    keep = make_entry(Status.FAILED, record_id="keep", created_at=old)
+    keep = QueueEntryFactory(failed=True, record_id="keep", created_at=old)
 
     started = time.monotonic()
     dry = run("tds_purge", "--days", "7", "--dry-run")
@@ -339,9 +343,9 @@ def test_purge_at_scale_in_batches(capsys):
 
 
 def test_stats_prints_the_same_figures_as_the_api():
-    make_entry(Status.PENDING, created_at=timezone.now() - timedelta(seconds=120))
-    make_entry(Status.FAILED, entity="invoices", record_id="2")
-    make_dead_letter(entity="invoices", record_id="3")
+    QueueEntryFactory(created_at=timezone.now() - timedelta(seconds=120))
+    QueueEntryFactory(failed=True, entity="invoices", record_id="2")
+    DeadLetterFactory(entity="invoices", record_id="3")
     table = run("tds_stats")
     lines = table.splitlines()
     assert lines[0].split() == [

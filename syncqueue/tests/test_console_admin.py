@@ -6,12 +6,18 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from inbox.models import InboxEvent
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
-from syncqueue.tests.factories import make_dead_letter, make_entry, make_event, make_log
+from tests.factories import (
+    DeadLetterFactory,
+    InboxEventFactory,
+    QueueEntryFactory,
+    SyncLogFactory,
+    UserFactory,
+    zoho_record,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -75,8 +81,8 @@ ACTIONS = [
 
 def _target(model: str) -> int:
     if model == "deadletter":
-        return make_dead_letter().pk
-    return make_entry(Status.FAILED).pk
+        return DeadLetterFactory().pk
+    return QueueEntryFactory(failed=True).pk
 
 
 def _untouched() -> bool:
@@ -109,7 +115,7 @@ def test_actions_refuse_anonymous_non_staff_and_tokens(
 
 @pytest.mark.parametrize(("model", "action"), ACTIONS)
 def test_actions_refuse_staff_without_the_change_permission(client, model, action):
-    viewer = get_user_model().objects.create_user("viewer", password="pw-123456", is_staff=True)
+    viewer = UserFactory(username="viewer", staff=True)
     from django.contrib.auth.models import Permission
 
     viewer.user_permissions.add(*Permission.objects.filter(codename__startswith="view_"))
@@ -126,8 +132,8 @@ def test_actions_refuse_staff_without_the_change_permission(client, model, actio
 
 
 def test_replay_selected_requeues_and_records_the_person(staff_client, staff):
-    dead = make_dead_letter()
-    other = make_dead_letter(record_id="2")
+    dead = DeadLetterFactory()
+    other = DeadLetterFactory(record_id="2")
     response = _action(staff_client, "deadletter", "replay_selected", [dead.pk])
     assert response.status_code == 302
     dead.refresh_from_db()
@@ -140,9 +146,9 @@ def test_replay_selected_requeues_and_records_the_person(staff_client, staff):
 
 
 def test_replay_all_matching_uses_the_filter_not_the_selection(staff_client, staff):
-    products = [make_dead_letter(record_id=str(i)).pk for i in range(3)]
-    invoice = make_dead_letter(entity="invoices", record_id="9")
-    resolved = make_dead_letter(record_id="10", resolved=True)
+    products = [DeadLetterFactory(record_id=str(i)).pk for i in range(3)]
+    invoice = DeadLetterFactory(entity="invoices", record_id="9")
+    resolved = DeadLetterFactory(record_id="10", resolved=True)
     url = "/admin/syncqueue/deadletter/?entity=products"
     started = staff_client.post(
         url, {"action": "replay_matching", "_selected_action": [str(products[0])], "index": "0"}
@@ -164,7 +170,7 @@ def test_replay_all_matching_uses_the_filter_not_the_selection(staff_client, sta
 
 
 def test_mark_resolved_asks_for_a_note_then_records_it(staff_client, staff):
-    dead = make_dead_letter()
+    dead = DeadLetterFactory()
     form = _action(staff_client, "deadletter", "mark_resolved", [dead.pk])
     assert form.status_code == 200 and b'name="note"' in form.content
     assert not DeadLetter.objects.get().resolved
@@ -179,17 +185,17 @@ def test_mark_resolved_asks_for_a_note_then_records_it(staff_client, staff):
 
 
 def test_dead_letter_page_shows_error_traceback_and_payload(staff_client):
-    dead = make_dead_letter(error="ValueError: total: 'abc' <b>not</b> a number")
+    dead = DeadLetterFactory(error="ValueError: total: 'abc' <b>not</b> a number")
     page = staff_client.get(f"/admin/syncqueue/deadletter/{dead.pk}/change/").content.decode()
     assert "total: &#x27;abc&#x27; &lt;b&gt;not&lt;/b&gt;" in page  # escaped, whole
     assert "Traceback (most recent call last)" in page
-    assert "&quot;item_id&quot;: &quot;1&quot;" in page  # pretty-printed payload
+    assert f"&quot;item_id&quot;: &quot;{dead.record_id}&quot;" in page  # pretty-printed payload
     assert f"/admin/syncqueue/synclog/?entry_id={dead.entry_id}" in page
 
 
 def test_dead_letters_default_to_the_open_ones(staff_client):
-    make_dead_letter(record_id="111")
-    make_dead_letter(record_id="222", resolved=True)
+    DeadLetterFactory(record_id="111")
+    DeadLetterFactory(record_id="222", resolved=True)
     page = staff_client.get("/admin/syncqueue/deadletter/").content.decode()
     assert "111" in page and "222" not in page
     assert "222" in staff_client.get("/admin/syncqueue/deadletter/?state=all").content.decode()
@@ -200,8 +206,8 @@ def test_dead_letters_default_to_the_open_ones(staff_client):
 
 def test_retry_now_makes_failed_entries_due(staff_client, staff):
     later = timezone.now() + timedelta(hours=1)
-    failed = make_entry(Status.FAILED, next_attempt_at=later)
-    done = make_entry(Status.COMPLETED, record_id="2")
+    failed = QueueEntryFactory(failed=True, next_attempt_at=later)
+    done = QueueEntryFactory(completed=True, record_id="2")
     response = _action(staff_client, "queueentry", "retry_now", [failed.pk, done.pk])
     assert response.status_code == 302
     failed.refresh_from_db()
@@ -213,8 +219,8 @@ def test_retry_now_makes_failed_entries_due(staff_client, staff):
 
 
 def test_dead_letter_action_gives_up_with_a_note(staff_client, staff):
-    pending = make_entry(Status.PENDING, attempts=1)
-    done = make_entry(Status.COMPLETED, record_id="2")
+    pending = QueueEntryFactory(attempts=1)
+    done = QueueEntryFactory(completed=True, record_id="2")
     form = _action(staff_client, "queueentry", "dead_letter", [pending.pk, done.pk])
     assert form.status_code == 200 and b'name="note"' in form.content
     assert not DeadLetter.objects.exists()
@@ -233,7 +239,7 @@ def test_dead_letter_action_gives_up_with_a_note(staff_client, staff):
 
 
 def test_dead_letter_action_reopens_an_existing_dead_letter(staff_client):
-    dead = make_dead_letter(resolved=True)
+    dead = DeadLetterFactory(resolved=True)
     entry = dead.entry
     entry.status = Status.FAILED  # e.g. replayed, then failed again
     entry.save()
@@ -246,10 +252,17 @@ def test_dead_letter_action_reopens_an_existing_dead_letter(staff_client):
 def test_queue_entry_page_shows_attempts_from_the_log_in_one_query(
     staff_client, django_assert_max_num_queries
 ):
-    entry = make_entry(Status.FAILED)
+    entry = QueueEntryFactory(failed=True)
     for attempt in (1, 2):
-        make_log(entry, "failed", attempt, error=f"ValueError: attempt {attempt} broke")
-    make_log(make_entry(record_id="other"), "failed", error="not this one")
+        SyncLogFactory(
+            entry=entry,
+            outcome="failed",
+            attempt=attempt,
+            error=f"ValueError: attempt {attempt} broke",
+        )
+    SyncLogFactory(
+        entry=QueueEntryFactory(record_id="other"), outcome="failed", error="not this one"
+    )
     url = f"/admin/syncqueue/queueentry/{entry.pk}/change/"
     page = staff_client.get(url).content.decode()
     assert "attempt 1 broke" in page and "attempt 2 broke" in page and "not this one" not in page
@@ -258,8 +271,8 @@ def test_queue_entry_page_shows_attempts_from_the_log_in_one_query(
 
 
 def test_queue_age_filter(staff_client):
-    make_entry(record_id="young-one")
-    make_entry(record_id="old-one", created_at=timezone.now() - timedelta(days=3))
+    QueueEntryFactory(record_id="young-one")
+    QueueEntryFactory(record_id="old-one", created_at=timezone.now() - timedelta(days=3))
     page = staff_client.get("/admin/syncqueue/queueentry/?age=7d").content.decode()
     assert "old-one" in page and "young-one" not in page
     page = staff_client.get("/admin/syncqueue/queueentry/?age=1h").content.decode()
@@ -270,15 +283,13 @@ def test_queue_age_filter(staff_client):
 
 
 def test_inbox_search_by_ids_key_and_payload_text(staff_client):
-    first = make_event(record_id="4815162342", idempotency_key="key-abc")
-    make_entry(event=first, record_id="4815162342", payload={"name": "Blue Anvil"})
-    second = make_event(record_id="777", body=b'{"item": {"item_id": "777", "name": "Red Kettle"}}')
-    rejected = make_event(
-        entity="",
-        record_id="",
-        body=b"\xff\xfe not json Zebra",
-        validity="rejected",
-        rejection_reason="body is not JSON",
+    first = InboxEventFactory(record_id="4815162342", idempotency_key="key-abc")
+    QueueEntryFactory(event=first, payload=zoho_record("products", "4815162342", name="Blue Anvil"))
+    second = InboxEventFactory(
+        record_id="777", raw_body=b'{"item": {"item_id": "777", "name": "Red Kettle"}}'
+    )
+    rejected = InboxEventFactory(
+        rejected=True, raw_body=b"\xff\xfe not json Zebra", rejection_reason="body is not JSON"
     )
 
     def found(term: str) -> set[int]:
@@ -295,15 +306,19 @@ def test_inbox_search_by_ids_key_and_payload_text(staff_client):
 
 
 def test_inbox_filters_and_detail_page(staff_client):
-    event = make_event(record_id="55", headers={"x-zoho-event": "item.updated"})
-    entry = make_entry(event=event, record_id="55")
-    make_event(entity="", record_id="", validity="rejected", rejection_reason="no record id")
-    rejected = staff_client.get("/admin/inbox/inboxevent/?validity__exact=rejected")
-    assert [e.validity for e in rejected.context["cl"].result_list] == ["rejected"]
-    by_entity = staff_client.get("/admin/inbox/inboxevent/?entity=products")
-    assert [e.pk for e in by_entity.context["cl"].result_list] == [event.pk]
-    for query in ("operation=upsert", "auth_method__exact=signature"):
-        assert staff_client.get(f"/admin/inbox/inboxevent/?{query}").status_code == 200
+    event = InboxEventFactory(record_id="55", headers={"x-zoho-event": "item.updated"})
+    entry = QueueEntryFactory(event=event)
+    rejected = InboxEventFactory(rejected=True, rejection_reason="no record id")
+    InboxEventFactory(entity="invoices", operation="delete", auth_method="token")
+
+    def listed(query: str) -> set[int]:
+        response = staff_client.get(f"/admin/inbox/inboxevent/?{query}")
+        return {e.pk for e in response.context["cl"].result_list}
+
+    assert listed("validity__exact=rejected") == {rejected.pk}
+    assert listed("entity=products") == {event.pk}
+    assert listed("operation=update") == {event.pk}
+    assert listed("auth_method__exact=signature") == {event.pk, rejected.pk}
 
     page = staff_client.get(f"/admin/inbox/inboxevent/{event.pk}/change/").content.decode()
     assert "&quot;item_id&quot;: &quot;55&quot;" in page  # the body, indented
@@ -314,9 +329,9 @@ def test_inbox_filters_and_detail_page(staff_client):
 
 
 def test_sync_logs_are_read_only_and_filter_by_entry(staff_client):
-    entry = make_entry()
-    log = make_log(entry)
-    make_log(make_entry(record_id="2"))
+    entry = QueueEntryFactory(failed=True)
+    log = SyncLogFactory(entry=entry, outcome="failed")
+    SyncLogFactory(entry=QueueEntryFactory(failed=True, record_id="2"), outcome="failed")
     listed = staff_client.get(f"/admin/syncqueue/synclog/?entry_id={entry.pk}")
     assert [row.pk for row in listed.context["cl"].result_list] == [log.pk]
     page = staff_client.get(f"/admin/syncqueue/synclog/{log.pk}/change/").content.decode()
@@ -331,13 +346,13 @@ def test_sync_logs_are_read_only_and_filter_by_entry(staff_client):
 
 def _many_rows(n: int = 60) -> None:
     for i in range(n):
-        event = make_event(record_id=str(i), headers={"h": "v"})
-        entry = make_entry(Status.FAILED, record_id=str(i), event=event)
-        make_log(entry)
+        event = InboxEventFactory(record_id=str(i), headers={"h": "v"})
+        entry = QueueEntryFactory(failed=True, event=event)
+        SyncLogFactory(entry=entry, outcome="failed")
         if i % 2:
-            make_entry(Status.DEAD_LETTER, record_id=f"d{i}")
+            QueueEntryFactory(dead_lettered=True, record_id=f"d{i}")
     for i in range(n):
-        make_dead_letter(record_id=f"x{i}")
+        DeadLetterFactory(record_id=f"x{i}")
 
 
 @pytest.mark.parametrize("url", [*CHANGELISTS, "/admin/syncqueue/deadletter/?state=all"])
@@ -350,7 +365,7 @@ def test_changelists_do_not_query_per_row(staff_client, django_assert_max_num_qu
 
 
 def test_inbox_changelist_defers_the_body(staff_client):
-    make_event(body=b"x" * 10)
+    InboxEventFactory(raw_body=b"x" * 10)
     response = staff_client.get("/admin/inbox/inboxevent/")
     event = response.context["cl"].result_list[0]
     assert "raw_body" in event.get_deferred_fields()

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from syncqueue.models import DeadLetter, QueueEntry, Status
-from syncqueue.tests.factories import make_dead_letter, make_entry
+from tests.factories import DeadLetterFactory, QueueEntryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def _call(client: Client, method: str, url: str, token: str | None = None):
 
 @pytest.fixture
 def dead():
-    return make_dead_letter()
+    return DeadLetterFactory()
 
 
 @pytest.mark.parametrize(("method", "url", "ok"), ENDPOINTS)
@@ -63,18 +63,18 @@ class TestAuthorisation:
 def test_session_post_needs_the_csrf_token(staff):
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(staff)
-    dead = make_dead_letter()
+    dead = DeadLetterFactory()
     assert strict.post(f"/dashboard/dead-letters/{dead.pk}/replay").status_code == 403
     assert QueueEntry.objects.get().status == Status.DEAD_LETTER
 
 
 def test_queue_stats_counts_every_status_and_entity(client, staff_token):
     old = timezone.now() - timedelta(minutes=10)
-    make_entry(Status.PENDING, created_at=old)
-    make_entry(Status.PENDING, record_id="2")
-    make_entry(Status.FAILED, entity="invoices", record_id="3")
-    make_entry(Status.COMPLETED, entity="invoices", record_id="4")
-    make_dead_letter(entity="customers", record_id="5")
+    QueueEntryFactory(created_at=old)
+    QueueEntryFactory(record_id="2")
+    QueueEntryFactory(failed=True, entity="invoices", record_id="3")
+    QueueEntryFactory(completed=True, entity="invoices", record_id="4")
+    DeadLetterFactory(entity="customers", record_id="5")
     body = _call(client, "get", "/dashboard/queue-stats", staff_token).json()
     assert body["by_status"] == {
         "pending": 2,
@@ -113,10 +113,10 @@ def test_queue_stats_of_an_empty_queue(client, staff_token):
 
 def test_dead_letters_lists_unresolved_with_filters_and_pages(client, staff_token):
     long_ago = timezone.now() - timedelta(days=10)
-    first = make_dead_letter(record_id="1", dead_lettered_at=long_ago)
-    make_dead_letter(record_id="2")
-    make_dead_letter(entity="invoices", record_id="3")
-    make_dead_letter(record_id="4", resolved=True)
+    first = DeadLetterFactory(record_id="1", dead_lettered_at=long_ago)
+    DeadLetterFactory(record_id="2")
+    DeadLetterFactory(entity="invoices", record_id="3")
+    DeadLetterFactory(record_id="4", resolved=True)
 
     page = _call(client, "get", "/dashboard/dead-letters?page_size=2", staff_token).json()
     assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
@@ -135,7 +135,7 @@ def test_dead_letters_lists_unresolved_with_filters_and_pages(client, staff_toke
 
 
 def test_replay_puts_the_event_back_and_records_who(client, staff, staff_token):
-    dead = make_dead_letter()
+    dead = DeadLetterFactory()
     response = _call(client, "post", f"/dashboard/dead-letters/{dead.pk}/replay", staff_token)
     assert response.status_code == 202
     assert response.json() == {"id": dead.pk, "replayed": True, "status": "pending"}
@@ -152,7 +152,7 @@ def test_replay_of_unknown_or_resolved_dead_letter(client, staff_token):
     assert (
         _call(client, "post", "/dashboard/dead-letters/999/replay", staff_token).status_code == 404
     )
-    done = make_dead_letter(resolved=True)
+    done = DeadLetterFactory(resolved=True)
     response = _call(client, "post", f"/dashboard/dead-letters/{done.pk}/replay", staff_token)
     assert response.status_code == 409
     assert QueueEntry.objects.get().status == Status.DEAD_LETTER
@@ -170,8 +170,8 @@ def test_replay_of_unknown_or_resolved_dead_letter(client, staff_token):
 )
 def test_dead_letters_since_takes_a_date_or_a_date_time(client, staff_token, since, listed):
     midnight = timezone.make_aware(datetime(2025, 3, 1))
-    make_dead_letter(record_id="before", dead_lettered_at=midnight - timedelta(seconds=30))
-    make_dead_letter(record_id="after", dead_lettered_at=midnight + timedelta(minutes=90))
+    DeadLetterFactory(record_id="before", dead_lettered_at=midnight - timedelta(seconds=30))
+    DeadLetterFactory(record_id="after", dead_lettered_at=midnight + timedelta(minutes=90))
     response = _call(client, "get", f"/dashboard/dead-letters?since={since}", staff_token)
     assert [row["record_id"] for row in response.json()["results"]] == listed
 

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from alerts.models import Alert
 from entities import models as erp
 from syncqueue.models import DeadLetter, QueueEntry, Status
 from syncqueue.processing import drain
-from syncqueue.tests.factories import make_dead_letter, make_entry, make_log
+from tests.factories import (
+    AlertFactory,
+    DeadLetterFactory,
+    QueueEntryFactory,
+    SyncLogFactory,
+    UserFactory,
+)
 from tests.live import live_api
 from tests.support import FIXTURES
 
@@ -33,16 +38,18 @@ def _history_for_the_chart() -> None:
     """A day of attempts, so that the front page has bars to draw."""
     now = timezone.now()
     for hours_ago in range(0, 24, 2):
-        entry = make_entry(Status.COMPLETED, record_id=f"hist-{hours_ago}")
+        entry = QueueEntryFactory(completed=True, record_id=f"hist-{hours_ago}")
         for n in range(1 + hours_ago % 5):
-            make_log(entry, "applied", created_at=now - timedelta(hours=hours_ago, minutes=n))
+            at = now - timedelta(hours=hours_ago, minutes=n)
+            SyncLogFactory(entry=entry, outcome="applied", created_at=at)
         if hours_ago % 6 == 0:
-            make_log(entry, "failed", created_at=now - timedelta(hours=hours_ago, minutes=30))
+            at = now - timedelta(hours=hours_ago, minutes=30)
+            SyncLogFactory(entry=entry, outcome="failed", created_at=at)
     # Not due for an hour: drain() below leaves them alone.
     later = now + timedelta(hours=1)
-    make_entry(Status.PENDING, entity="invoices", record_id="waiting", next_attempt_at=later)
-    make_entry(
-        Status.FAILED,
+    QueueEntryFactory(entity="invoices", record_id="waiting", next_attempt_at=later)
+    QueueEntryFactory(
+        failed=True,
         entity="customers",
         record_id="retrying",
         next_attempt_at=later,
@@ -52,21 +59,16 @@ def _history_for_the_chart() -> None:
 
 def test_operator_replays_a_dead_letter_and_sees_it_applied(tmp_path, browser_page):
     item = json.loads((FIXTURES / "item.json").read_text())["item"]
-    get_user_model().objects.create_superuser("ops", "ops@example.com", PASSWORD)
-    dead = make_dead_letter(
-        entity="products",
-        record_id=item["item_id"],
-        payload=item,
-        error="OperationalError: the ERP database was down",
+    UserFactory(username="ops", superuser=True, password=PASSWORD)
+    dead = DeadLetterFactory(
+        entity="products", record=item, error="OperationalError: the ERP database was down"
     )
     _history_for_the_chart()
-    alert = Alert.objects.create(
+    alert = AlertFactory(
         code="dead_letters",
-        severity="warning",
-        status="open",
         message="61 unresolved dead letters (warning above 50)",
-        value=61,
-        threshold=50,
+        value=Decimal(61),
+        threshold=Decimal(50),
     )
 
     with live_api(tmp_path, ALLOWED_HOSTS="127.0.0.1,localhost") as base:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from syncqueue.models import Status
-from syncqueue.tests.factories import make_entry, make_log
+from tests.factories import QueueEntryFactory, SyncLogFactory, UserFactory
 from tests.live import live_api
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -29,8 +27,8 @@ def directives(policy: str) -> dict[str, str]:
 
 
 def test_admin_and_api_docs_load_without_a_csp_violation(tmp_path, browser_page):
-    get_user_model().objects.create_superuser("ops", "ops@example.com", PASSWORD)
-    make_log(make_entry(Status.COMPLETED, record_id="charted"), "applied")  # a bar to draw
+    UserFactory(username="ops", superuser=True, password=PASSWORD)
+    SyncLogFactory(entry=QueueEntryFactory(completed=True, record_id="charted"))  # a bar to draw
     page = browser_page
     console = []
     page.on(

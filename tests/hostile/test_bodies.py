@@ -13,7 +13,7 @@ import pytest
 
 from inbox.models import InboxEvent, Validity
 from syncqueue.models import QueueEntry
-from syncqueue.tests.factories import make_dead_letter
+from tests.factories import DeadLetterFactory
 from tests.support import TOKEN, signed_post
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +134,7 @@ def test_a_hostile_header_value_is_stored_readable(client):
 @pytest.mark.parametrize("body", [b"\x00", b'{"a": "\\ud800"}', b"[" * 100_000])
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
 def test_hostile_bodies_to_dashboard_posts_are_never_a_5xx(client, staff_token, body, content_type):
-    dead = make_dead_letter()
+    dead = DeadLetterFactory()
     response = client.post(
         f"/dashboard/dead-letters/{dead.pk}/replay",
         body,

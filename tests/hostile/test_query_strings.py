@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncqueue.tests.factories import make_dead_letter
+from tests.factories import DeadLetterFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_a_hostile_dashboard_filter_is_a_400_with_a_reason(client, staff_token, 
 
 
 def test_the_dead_letter_filter_still_works(client, staff_token):
-    dead = make_dead_letter()
+    dead = DeadLetterFactory()
     response = client.get(
         f"/dashboard/dead-letters?entity={dead.entity}", HTTP_AUTHORIZATION=f"Token {staff_token}"
     )
