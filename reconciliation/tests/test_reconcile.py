@@ -28,6 +28,7 @@ from reconciliation.reconcile import (
     ensure_reconcile_schedule,
 )
 from syncqueue.models import QueueEntry, Status
+from tests.factories import ReconciliationRunFactory
 from tests.support import FIXTURES
 
 pytestmark = pytest.mark.django_db
@@ -565,7 +566,7 @@ def test_the_scheduled_task_reconciles_everything_once_at_a_time(zoho):
     zoho.pages["items"] = [[fixture("item")]]
     assert reconcile_module.scheduled_reconcile() == "queued 1"
     assert ReconciliationRun.objects.filter(succeeded=True).count() == 10
-    ReconciliationRun.objects.create(entity="products", since=timezone.now())  # running
+    ReconciliationRunFactory(entity="products")  # running
     assert reconcile_module.scheduled_reconcile().startswith("skipped")
 
 

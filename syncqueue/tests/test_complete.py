@@ -8,18 +8,13 @@ from entities import models as erp
 from syncqueue.claims import claim_batch
 from syncqueue.models import QueueEntry, SyncLog
 from syncqueue.processing import process_claim
+from tests.factories import QueueEntryFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _queue(record_id: str) -> QueueEntry:
-    return QueueEntry.objects.create(
-        entity="products", record_id=record_id, operation="upsert", payload={"item_id": record_id}
-    )
-
-
 def test_an_applied_entry_is_completed_with_its_log_row():
-    entry = _queue("P1")
+    entry = QueueEntryFactory(record_id="P1")
     (claim,) = claim_batch("w1")
     assert process_claim(claim, "w1") == "applied"
     entry.refresh_from_db()
@@ -32,7 +27,7 @@ def test_an_applied_entry_is_completed_with_its_log_row():
 
 
 def test_a_lost_lease_rolls_the_whole_event_back():
-    entry = _queue("P2")
+    entry = QueueEntryFactory(record_id="P2")
     (claim,) = claim_batch("w1")
     QueueEntry.objects.filter(id=entry.id).update(claim_token="someone-else")
     assert process_claim(claim, "w1") == "lease_lost"

@@ -16,6 +16,7 @@ from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
 from syncqueue.processing import drain, process_claim
 from syncqueue.replay import replay_dead_letters
 from tds_site.config import RetryPolicy
+from tests.factories import DeadLetterFactory, QueueEntryFactory
 from tests.support import FIXTURES
 
 pytestmark = pytest.mark.django_db
@@ -25,21 +26,10 @@ def item(lmt: str, name: str = "Panel", item_id: str = "100") -> dict:
     return {"item_id": item_id, "name": name, "rate": "10", "last_modified_time": lmt}
 
 
-def enqueue(
-    record: dict, entity: str = "products", operation: str = "upsert", **extra
-) -> QueueEntry:
-    id_field = {"products": "item_id", "invoices": "invoice_id", "price-lists": "pricebook_id"}[
-        entity
-    ]
-    return QueueEntry.objects.create(
-        entity=entity, record_id=str(record[id_field]), operation=operation, payload=record, **extra
-    )
-
-
 def test_only_the_head_of_each_record_is_claimed():
-    first = enqueue(item("2025-01-01T00:00:00Z"))
-    enqueue(item("2025-01-02T00:00:00Z"))
-    other = enqueue(item("2025-01-01T00:00:00Z", item_id="200"))
+    first = QueueEntryFactory(record=item("2025-01-01T00:00:00Z"))
+    QueueEntryFactory(record=item("2025-01-02T00:00:00Z"))
+    other = QueueEntryFactory(record=item("2025-01-01T00:00:00Z", item_id="200"))
     claims = claim_batch("w1", limit=10)
     assert [c.entry_id for c in claims] == [first.pk, other.pk]
     # While the head is in flight, nobody gets the record's next event.
@@ -49,16 +39,16 @@ def test_only_the_head_of_each_record_is_claimed():
 
 def test_a_due_event_behind_its_records_failed_one_is_not_claimable_work():
     now = timezone.now()
-    enqueue(
-        item("2025-01-01T00:00:00Z"),
-        status=Status.FAILED,
+    QueueEntryFactory(
+        record=item("2025-01-01T00:00:00Z"),
+        failed=True,
         next_attempt_at=now + timedelta(seconds=60),
     )
-    behind = enqueue(item("2025-01-02T00:00:00Z"))  # due now, but its record waits
+    behind = QueueEntryFactory(record=item("2025-01-02T00:00:00Z"))  # due now, but its record waits
     assert not QueueEntry.objects.claimable(now).exists()
     assert not has_claimable_entries()  # the poll agrees with the claim: nothing to do
     assert claim_batch("w", limit=10) == []
-    other = enqueue(item("2025-01-01T00:00:00Z", item_id="200"))
+    other = QueueEntryFactory(record=item("2025-01-01T00:00:00Z", item_id="200"))
     assert list(QueueEntry.objects.claimable(timezone.now()).values_list("id", flat=True)) == [
         other.pk
     ]
@@ -68,8 +58,8 @@ def test_a_due_event_behind_its_records_failed_one_is_not_claimable_work():
 
 def test_a_stopping_drain_hands_back_the_claims_it_has_not_started(monkeypatch):
     for record_no in range(4):
-        enqueue(item("2025-01-01T00:00:00Z", item_id=str(record_no)))
-    enqueue(item("2025-01-01T00:00:00Z", item_id="9"), status=Status.FAILED, attempts=1)
+        QueueEntryFactory(record=item("2025-01-01T00:00:00Z", item_id=str(record_no)))
+    QueueEntryFactory(record=item("2025-01-01T00:00:00Z", item_id="9"), failed=True)
     checks = iter([False, True])  # the stop comes while the first event is being applied
     monkeypatch.setattr(processing, "stop_requested", lambda: next(checks))
     assert drain("w", budget_seconds=10) == 1
@@ -96,7 +86,7 @@ def test_a_stopping_drain_hands_back_the_claims_it_has_not_started(monkeypatch):
 
 def test_events_of_one_record_apply_in_arrival_order():
     for day in (1, 2, 3):
-        enqueue(item(f"2025-01-0{day}T00:00:00Z", name=f"v{day}"))
+        QueueEntryFactory(record=item(f"2025-01-0{day}T00:00:00Z", name=f"v{day}"))
     assert drain("w", budget_seconds=10) == 3
     assert erp.Product.objects.get().name == "v3"
     outcomes = list(SyncLog.objects.order_by("id").values_list("outcome", flat=True))
@@ -104,8 +94,8 @@ def test_events_of_one_record_apply_in_arrival_order():
 
 
 def test_out_of_order_arrival_is_skipped_as_stale_and_logged():
-    enqueue(item("2025-01-03T00:00:00Z", name="newest"))
-    enqueue(item("2025-01-02T00:00:00Z", name="older"))
+    QueueEntryFactory(record=item("2025-01-03T00:00:00Z", name="newest"))
+    QueueEntryFactory(record=item("2025-01-02T00:00:00Z", name="older"))
     drain("w", budget_seconds=10)
     assert erp.Product.objects.get().name == "newest"
     assert list(QueueEntry.objects.order_by("id").values_list("status", "outcome")) == [
@@ -117,7 +107,7 @@ def test_out_of_order_arrival_is_skipped_as_stale_and_logged():
 
 def test_poison_event_is_retried_with_delays_then_dead_lettered(settings):
     settings.RETRY_POLICY = RetryPolicy(max_attempts=3, delays=(60, 300, 900))
-    poison = enqueue(item("2025-01-01T00:00:00Z") | {"rate": "abc"})
+    poison = QueueEntryFactory(record=item("2025-01-01T00:00:00Z") | {"rate": "abc"})
     start = timezone.now()
     expected_delays = [60, 300]
     for attempt in (1, 2):
@@ -147,15 +137,15 @@ def test_poison_event_is_retried_with_delays_then_dead_lettered(settings):
 
 def test_a_dead_letter_does_not_block_the_records_later_events(settings):
     settings.RETRY_POLICY = RetryPolicy(max_attempts=1, delays=(0,))
-    enqueue(item("2025-01-01T00:00:00Z") | {"rate": "abc"})
-    enqueue(item("2025-01-02T00:00:00Z", name="fixed"))
+    QueueEntryFactory(record=item("2025-01-01T00:00:00Z") | {"rate": "abc"})
+    QueueEntryFactory(record=item("2025-01-02T00:00:00Z", name="fixed"))
     drain("w", budget_seconds=10)
     assert erp.Product.objects.get().name == "fixed"
 
 
 def test_replay_gives_a_fresh_cycle_and_resolves_on_success(settings):
     settings.RETRY_POLICY = RetryPolicy(max_attempts=2, delays=(0,))
-    entry = enqueue(item("2025-01-01T00:00:00Z") | {"rate": "abc"})
+    entry = QueueEntryFactory(record=item("2025-01-01T00:00:00Z") | {"rate": "abc"})
     drain("w", budget_seconds=10)
     assert QueueEntry.objects.get(pk=entry.pk).status == Status.DEAD_LETTER
     # The operator fixes nothing: the replay fails again and stays open with a new error.
@@ -180,17 +170,9 @@ def price_list(name: str) -> dict:
     return {"pricebook_id": "500", "name": name, "currency_code": "IQD", "status": "active"}
 
 
-def dead_lettered(record: dict, entity: str) -> QueueEntry:
-    entry = enqueue(record, entity=entity, status=Status.DEAD_LETTER, attempts=3)
-    DeadLetter.open_for(
-        entry.pk, entry, error="KeyError", traceback="", attempts=3, at=timezone.now()
-    )
-    return entry
-
-
 def test_a_replay_waits_while_a_later_event_of_its_record_is_in_flight():
-    old = dead_lettered(price_list("old"), "price-lists")
-    enqueue(price_list("new"), entity="price-lists")
+    old = DeadLetterFactory(entity="price-lists", record=price_list("old"))
+    QueueEntryFactory(entity="price-lists", record=price_list("new"))
     [newer] = claim_batch("w1")
     replay_dead_letters(DeadLetter.objects.all(), actor="alice")
     # The replayed entry has the lower id, but the later event holds the record.
@@ -198,12 +180,12 @@ def test_a_replay_waits_while_a_later_event_of_its_record_is_in_flight():
     assert not has_claimable_entries()
     assert process_claim(newer, "w1") == "applied"
     [replayed] = claim_batch("w2")
-    assert replayed.entry_id == old.pk
+    assert replayed.entry_id == old.entry_id
 
 
 def test_a_replayed_undated_event_never_overwrites_a_later_one():
-    dead_lettered(price_list("old"), "price-lists")
-    enqueue(price_list("new"), entity="price-lists")
+    DeadLetterFactory(entity="price-lists", record=price_list("old"))
+    QueueEntryFactory(entity="price-lists", record=price_list("new"))
     drain("w", budget_seconds=10)
     replay_dead_letters(DeadLetter.objects.all(), actor="alice")
     drain("w", budget_seconds=10)
@@ -214,7 +196,7 @@ def test_a_replayed_undated_event_never_overwrites_a_later_one():
 
 
 def test_a_replayed_undated_event_applies_when_nothing_later_applied():
-    dead_lettered(price_list("only"), "price-lists")
+    DeadLetterFactory(entity="price-lists", record=price_list("only"))
     replay_dead_letters(DeadLetter.objects.all(), actor="alice")
     drain("w", budget_seconds=10)
     assert erp.PriceList.objects.get().name == "only"
@@ -222,7 +204,7 @@ def test_a_replayed_undated_event_applies_when_nothing_later_applied():
 
 def test_a_dead_letter_that_fails_again_opens_without_its_earlier_resolution(settings):
     settings.RETRY_POLICY = RetryPolicy(max_attempts=1, delays=(0,))
-    entry = enqueue(item("2025-01-01T00:00:00Z") | {"rate": "abc"})
+    entry = QueueEntryFactory(record=item("2025-01-01T00:00:00Z") | {"rate": "abc"})
     drain("w", budget_seconds=10)
     DeadLetter.objects.update(
         resolved=True, resolved_at=timezone.now(), resolved_by="bob", resolution_note="ignore"
@@ -241,7 +223,7 @@ def test_a_dead_letter_that_fails_again_opens_without_its_earlier_resolution(set
 
 
 def test_an_expired_lease_is_reclaimed_and_the_late_worker_cannot_complete(settings):
-    enqueue(item("2025-01-01T00:00:00Z"))
+    QueueEntryFactory(record=item("2025-01-01T00:00:00Z"))
     [late] = claim_batch("dead-worker")
     assert claim_batch("w2") == []
     QueueEntry.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
@@ -270,7 +252,7 @@ def test_every_fixture_applies_through_the_queue():
     }
     for name, entity in entities.items():
         record = next(iter(json.loads((FIXTURES / f"{name}.json").read_text()).values()))
-        QueueEntry.objects.create(entity=entity, record_id="x", operation="upsert", payload=record)
+        QueueEntryFactory(entity=entity, record=record)
     assert drain("w", budget_seconds=30) == len(entities)
     assert set(QueueEntry.objects.values_list("status", flat=True)) == {"completed"}
     assert SyncLog.objects.filter(outcome="applied", latency_ms__isnull=False).count() == 10
@@ -288,7 +270,7 @@ def test_worker_timing_checks(settings):
 
 def test_an_entry_whose_workers_keep_dying_is_dead_lettered(settings):
     settings.RETRY_POLICY = RetryPolicy(max_attempts=2, delays=(0,))
-    entry = enqueue(item("2025-01-01T00:00:00Z"))
+    entry = QueueEntryFactory(record=item("2025-01-01T00:00:00Z"))
     for _ in range(2):  # claimed, then the worker dies: the lease runs out
         claim_batch("doomed")
         QueueEntry.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
@@ -310,7 +292,7 @@ def _setting(name: str) -> str:
     connection.vendor != "postgresql", reason="session settings of PostgreSQL's worker"
 )
 def test_draining_settings_hold_while_draining_and_are_put_back(monkeypatch):
-    enqueue(item("2025-01-01T00:00:00Z"))
+    QueueEntryFactory(record=item("2025-01-01T00:00:00Z"))
     seen = []
     real = processing.process_claim
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
+
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +14,7 @@ PASSWORD = "the-right-password-2025"
 
 @pytest.fixture
 def operator():
-    return get_user_model().objects.create_superuser("ops", "ops@example.com", PASSWORD)
+    return UserFactory(username="ops", superuser=True, password=PASSWORD)
 
 
 def log_in(client: Client, password: str, **extra: str) -> int:
