@@ -86,6 +86,8 @@ def test_rotated_secret_signs_too(client):
         client, "/webhooks/zoho/invoices/", INVOICE, secret="RotatedSecret2026abc"
     )
     assert response.status_code == 202
+    assert response.json()["status"] == "accepted"
+    assert InboxEvent.objects.get().auth_method == AuthMethod.SIGNATURE
 
 
 def test_token_in_header_or_query(client):
@@ -220,7 +222,12 @@ def test_contacts_route_by_contact_type(client, name, entity):
 
 def test_vendor_sent_to_customers_is_rejected(client):
     body = (FIXTURES / "contact_vendor.json").read_bytes()
-    assert signed_post(client, "/webhooks/zoho/customers/", body).status_code == 400
+    response = signed_post(client, "/webhooks/zoho/customers/", body)
+    assert response.status_code == 400
+    reason = "the payload is a vendors record but was sent to /customers/"
+    assert response.json()["error"] == reason
+    assert InboxEvent.objects.get().rejection_reason == reason
+    assert not QueueEntry.objects.exists()
 
 
 @pytest.mark.parametrize("field", ["JSONString", "payload", "contact"])
@@ -282,6 +289,9 @@ def test_operation_from_header_then_query_then_method(client, headers, query, me
 def test_unknown_operation_parameter_is_rejected(client):
     response = signed_post(client, "/webhooks/zoho/invoices/", INVOICE, query="operation=explode")
     assert response.status_code == 400
+    assert "operation 'explode' is not one of create, update, delete" in response.json()["error"]
+    assert InboxEvent.objects.get().validity == Validity.REJECTED
+    assert not QueueEntry.objects.exists()
 
 
 def test_numeric_ids_are_kept_as_exact_strings(client):
@@ -303,6 +313,7 @@ def test_bad_field_values_are_accepted_at_ingest(client):
     doc = json.loads(INVOICE)
     doc["invoice"]["total"] = "abc"
     assert signed_post(client, "/webhooks/zoho/invoices/", json.dumps(doc)).status_code == 202
+    assert QueueEntry.objects.get().payload["total"] == "abc"  # for the worker to judge
 
 
 def test_secret_query_and_signature_vector_v2_through_the_view(client, settings):

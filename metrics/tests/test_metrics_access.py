@@ -10,6 +10,13 @@ pytestmark = pytest.mark.django_db
 ENDPOINTS = ["/metrics", "/dashboard/metrics"]
 
 
+def served(response, path: str) -> bool:
+    """Whether the response is what the endpoint serves, not merely a 200."""
+    if path == "/metrics":
+        return "\ntds_queue_depth{" in response.content.decode()
+    return {"queue", "throughput", "failure_rate", "open_alerts"} <= set(response.json())
+
+
 @pytest.mark.parametrize("path", ENDPOINTS)
 def test_anonymous_is_refused_with_401(client, path):
     response = client.get(path)
@@ -45,13 +52,16 @@ def test_non_staff_token_is_forbidden(client, plain_token, path):
 @pytest.mark.parametrize("path", ENDPOINTS)
 def test_staff_session_is_let_in(client, staff, path):
     client.force_login(staff)
-    assert client.get(path).status_code == 200
+    response = client.get(path)
+    assert response.status_code == 200
+    assert served(response, path)
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
 def test_staff_token_is_let_in(client, staff_token, path):
     response = client.get(path, HTTP_AUTHORIZATION=f"Token {staff_token}")
     assert response.status_code == 200
+    assert served(response, path)
 
 
 def test_inactive_staff_token_is_refused(client, staff, staff_token):
@@ -64,7 +74,9 @@ def test_inactive_staff_token_is_refused(client, staff, staff_token):
 class TestMetricsAllowedAddresses:
     def test_listed_address_needs_no_credentials(self, client, settings):
         settings.METRICS_ALLOWED_IPS = frozenset({"127.0.0.1"})
-        assert client.get("/metrics").status_code == 200
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert served(response, "/metrics")
 
     def test_network_ranges_are_understood(self, settings):
         settings.METRICS_ALLOWED_IPS = frozenset({"10.20.0.0/16", "not-an-address"})
@@ -83,6 +95,7 @@ class TestMetricsAllowedAddresses:
         settings.METRICS_ALLOWED_IPS = frozenset({"127.0.0.1"})
         response = client.get("/metrics", HTTP_AUTHORIZATION="Token revoked-long-ago")
         assert response.status_code == 200
+        assert served(response, "/metrics")
 
     def test_the_allow_list_does_not_open_the_dashboard(self, client, settings):
         settings.METRICS_ALLOWED_IPS = frozenset({"127.0.0.1"})

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from inbox.models import InboxEvent
 from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
+from syncqueue.processing import drain
 from tests.factories import (
     DeadLetterFactory,
     InboxEventFactory,
@@ -67,7 +68,18 @@ def test_a_token_does_not_open_the_admin(client, staff_token, url):
 
 @pytest.mark.parametrize("url", CHANGELISTS)
 def test_staff_see_every_page(staff_client, url):
-    assert staff_client.get(url).status_code == 200
+    QueueEntryFactory(event=InboxEventFactory(entity="invoices"))
+    QueueEntryFactory(entity="products")
+    assert drain("test:1", budget_seconds=10) == 2  # ERP rows and sync logs to list
+    DeadLetterFactory()
+    response = staff_client.get(url)
+    assert response.status_code == 200
+    if url == "/admin/":
+        assert 'id="tds-dashboard"' in response.content.decode()
+    else:
+        model = "{}.{}".format(*url.split("/")[2:4])
+        rows = response.context["cl"].result_list
+        assert rows and {row._meta.label_lower for row in rows} == {model}
 
 
 ACTIONS = [

@@ -28,6 +28,20 @@ def _call(client: Client, method: str, url: str, token: str | None = None):
     return getattr(client, method)(url, **headers)
 
 
+def served(response, url: str, dead) -> bool:
+    """Whether the response is what the endpoint serves, not merely its status."""
+    content = response.content.decode()
+    if url.startswith("/api/"):
+        page = "swagger-ui" if url == "/api/docs/" else "/dashboard/dead-letters/{id}/replay"
+        return page in content
+    body = response.json()
+    if url == "/dashboard/queue-stats":
+        return body["by_status"]["dead_letter"] == 1
+    if url == "/dashboard/dead-letters":
+        return [row["id"] for row in body["results"]] == [dead.pk]
+    return body == {"id": dead.pk, "replayed": True, "status": "pending"}
+
+
 @pytest.fixture
 def dead():
     return DeadLetterFactory()
@@ -53,11 +67,14 @@ class TestAuthorisation:
         assert DeadLetter.objects.get().replay_count == 0
 
     def test_staff_session_is_let_in(self, staff_client, dead, method, url, ok):
-        assert _call(staff_client, method, url.format(dead=dead.pk)).status_code == ok
+        response = _call(staff_client, method, url.format(dead=dead.pk))
+        assert response.status_code == ok
+        assert served(response, url, dead)
 
     def test_staff_token_is_let_in(self, client, staff_token, dead, method, url, ok):
         response = _call(client, method, url.format(dead=dead.pk), token=staff_token)
         assert response.status_code == ok
+        assert served(response, url, dead)
 
 
 def test_session_post_needs_the_csrf_token(staff):

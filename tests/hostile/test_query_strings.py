@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import DeadLetterFactory
+from tests.factories import DeadLetterFactory, InboxEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -57,5 +57,8 @@ def test_the_admin_search_refuses_hostile_text_with_a_400(admin_client, text):
 
 
 def test_the_admin_search_still_searches(admin_client):
+    invoice = InboxEventFactory(entity="invoices")  # its body is {"invoice": {...}}
+    InboxEventFactory(entity="products")
     response = admin_client.get("/admin/inbox/inboxevent/?q=invoice")
     assert response.status_code == 200
+    assert [event.pk for event in response.context["cl"].result_list] == [invoice.pk]
