@@ -11,27 +11,21 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
-from rest_framework.authtoken.models import Token
 
 from alerts import conditions
-from syncqueue.models import DeadLetter, Outcome, QueueEntry, Status, SyncLog
+from syncqueue.models import Outcome
+from tests.factories import (
+    DeadLetterFactory,
+    QueueEntryFactory,
+    SyncLogFactory,
+    TokenFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def _entry(status: str, record_id: str, **fields) -> QueueEntry:
-    return QueueEntry.objects.create(
-        entity="invoices",
-        record_id=record_id,
-        operation="update",
-        payload={"invoice_id": record_id},
-        status=status,
-        **fields,
-    )
 
 
 @pytest.fixture
@@ -40,46 +34,33 @@ def busy_queue():
     since its replay, though it arrived three days ago (the figure the surfaces once
     disagreed on)."""
     now = timezone.now()
-    _entry(
-        Status.PENDING,
-        "1",
+    QueueEntryFactory(
+        record_id="1",
         replayed=True,
         created_at=now - timedelta(days=3),
         next_attempt_at=now - timedelta(minutes=20),
     )
-    _entry(Status.PENDING, "2", created_at=now - timedelta(minutes=5))
-    _entry(Status.PENDING, "2", created_at=now - timedelta(minutes=4))  # waits behind "2"
-    _entry(
-        Status.PROCESSING,
-        "3",
-        locked_by="gone:1",
-        locked_until=now - timedelta(minutes=1),
-        claim_token="t",
-    )
-    _entry(Status.FAILED, "4", next_attempt_at=now + timedelta(minutes=5), attempts=1)
-    _entry(Status.COMPLETED, "5", outcome=Outcome.APPLIED, completed_at=now)
-    dead = _entry(Status.DEAD_LETTER, "6", outcome=Outcome.DEAD_LETTER, attempts=3)
-    DeadLetter.open_for(dead.pk, dead, error="ValueError: no", traceback="", attempts=3, at=now)
+    QueueEntryFactory(record_id="2", created_at=now - timedelta(minutes=5))
+    QueueEntryFactory(record_id="2", created_at=now - timedelta(minutes=4))  # waits behind "2"
+    QueueEntryFactory(record_id="3", processing=True, locked_until=now - timedelta(minutes=1))
+    QueueEntryFactory(record_id="4", failed=True, next_attempt_at=now + timedelta(minutes=5))
+    QueueEntryFactory(record_id="5", completed=True)
+    dead = DeadLetterFactory(record_id="6")
     for attempt, outcome in enumerate(
         [Outcome.APPLIED, Outcome.APPLIED, Outcome.STALE, Outcome.FAILED, Outcome.DEAD_LETTER]
     ):
-        SyncLog.objects.create(
-            entry_id=dead.pk,
-            entity="invoices",
-            record_id="6",
-            operation="update",
+        SyncLogFactory(
+            entry=dead.entry,
             attempt=attempt + 1,
             outcome=outcome,
-            duration_ms=Decimal("1.5"),
-            worker="w",
             created_at=now - timedelta(minutes=10),
         )
 
 
 @pytest.fixture
 def staff_token():
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "ops-pass-123")
-    return user, Token.objects.create(user=user).key
+    user = UserFactory(username="ops", superuser=True)
+    return user, TokenFactory(user=user).key
 
 
 def _prometheus(client, token: str) -> dict[tuple[str, tuple], float]:
