@@ -6,11 +6,10 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from syncqueue.claims import claim_batch
 from syncqueue.processing import process_claim
+from tests.factories import TokenFactory, UserFactory
 from tests.support import signed_post
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +17,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_auth():
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "ops-pass-123")
-    return {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=user).key}"}
+    token = TokenFactory(user=UserFactory(username="ops", superuser=True))
+    return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
 
 
 def _send(client, payload: dict) -> str:
