@@ -7,19 +7,14 @@ import io
 
 import pytest
 
-from syncqueue.models import NewEvent, QueueEntry, Status
+from tests.factories import InboxEventFactory, QueueEntryFactory, zoho_record
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_queue_list_exports_the_filtered_rows_as_csv(admin_client):
-    QueueEntry.objects.enqueue(
-        [
-            NewEvent("invoices", "INV1", "update", {"invoice_id": "INV1", "total": "10.50"}),
-            NewEvent("invoices", "INV2", "update", {"invoice_id": "INV2"}),
-        ]
-    )
-    QueueEntry.objects.filter(record_id="INV2").update(status=Status.FAILED)
+    QueueEntryFactory(entity="invoices", record=zoho_record("invoices", "INV1", total="10.50"))
+    QueueEntryFactory(entity="invoices", record_id="INV2", failed=True)
     response = admin_client.post(
         "/admin/syncqueue/queueentry/?status__exact=pending",
         {"action": "export_csv", "select_across": "1", "index": "0", "_selected_action": ["0"]},
@@ -33,9 +28,7 @@ def test_the_queue_list_exports_the_filtered_rows_as_csv(admin_client):
 
 
 def test_binary_columns_stay_out_of_the_export(admin_client, fixture_payload):
-    from inbox.models import InboxEvent
-
-    InboxEvent.objects.create(content_hash="x", method="POST", path="/", raw_body=b"\x00\x01")
+    InboxEventFactory(raw_body=b"\x00\x01")
     response = admin_client.post(
         "/admin/inbox/inboxevent/",
         {"action": "export_csv", "select_across": "1", "index": "0", "_selected_action": ["0"]},
