@@ -42,3 +42,50 @@ def _clear_cache():
 def pytest_collection_modifyitems(items):
     # Put slow end-to-end tests last so that quick failures show first.
     items.sort(key=lambda item: 1 if item.get_closest_marker("e2e") else 0)
+
+
+# The dashboard's callers, shared by the apps' API tests (syncqueue's own conftest makes
+# its operator a superuser, for the admin actions).
+@pytest.fixture
+def live_worker(db):
+    from tests.factories import WorkerHeartbeatFactory
+
+    return WorkerHeartbeatFactory()
+
+
+@pytest.fixture
+def staff(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="operator", staff=True)
+
+
+@pytest.fixture
+def staff_token(staff):
+    from tests.factories import TokenFactory
+
+    return TokenFactory(user=staff).key
+
+
+@pytest.fixture
+def plain_user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="clerk")
+
+
+@pytest.fixture
+def plain_token(plain_user):
+    from tests.factories import TokenFactory
+
+    return TokenFactory(user=plain_user).key
+
+
+@pytest.fixture
+def api(staff_token):
+    """A DRF client with a staff token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {staff_token}")
+    return client

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from entities.mappings import BY_ENTITY
 from records.timeline import Timeline, record_timeline
+from syncqueue.api import request_actor
 from syncqueue.holds import hold_record, is_held, release_record
 
 
@@ -74,11 +75,6 @@ def _known_entity(entity: str) -> None:
         raise NotFound(f"unknown entity {entity!r}; one of: {', '.join(sorted(BY_ENTITY))}")
 
 
-def _actor(request: Request) -> str:
-    via = "token" if request.auth is not None else "session"
-    return f"{request.user.get_username()} ({via})"
-
-
 class RecordTimelineView(APIView):
     @extend_schema(
         summary="A record's timeline: its ERP row and every event received for it",
@@ -105,7 +101,7 @@ class RecordHoldView(APIView):
     )
     def post(self, request: Request, entity: str, zoho_id: str) -> Response:
         _known_entity(entity)
-        hold_record(entity, zoho_id, actor=_actor(request))
+        hold_record(entity, zoho_id, actor=request_actor(request))
         return Response({"entity": entity, "zoho_id": zoho_id, "held": True})
 
 

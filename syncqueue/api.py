@@ -98,7 +98,8 @@ class ReplayedSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="The queue entry's status after the replay.")
 
 
-def _actor(request: Request) -> str:
+def request_actor(request: Request) -> str:
+    """How the API names the person behind a change (replayed_by, held_by)."""
     via = "token" if request.auth is not None else "session"
     return f"{request.user.get_username()} ({via})"[:150]
 
@@ -156,7 +157,7 @@ class DeadLetterReplayView(APIView):
             return Response(
                 {"error": f"dead letter {pk} is already resolved"}, status.HTTP_409_CONFLICT
             )
-        replay(DeadLetter.objects.filter(pk=pk), actor=_actor(request), user=request.user)
+        replay(DeadLetter.objects.filter(pk=pk), actor=request_actor(request), user=request.user)
         dead.entry.refresh_from_db(fields=["status"])
         body = {
             "id": pk,

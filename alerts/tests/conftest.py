@@ -4,7 +4,6 @@ import pytest
 
 from alerts import channels
 from alerts.tests.servers import SlackStub, SmtpStub
-from tests.factories import TokenFactory, UserFactory, WorkerHeartbeatFactory
 
 
 @pytest.fixture(autouse=True)
@@ -19,12 +18,6 @@ def _alert_settings(settings, monkeypatch):
     settings.ALERT_DLQ_WARNING, settings.ALERT_DLQ_CRITICAL = 50, 100
     settings.METRICS_ALLOWED_IPS = frozenset()
     monkeypatch.setattr(channels, "RETRY_PAUSE_SECONDS", 0)
-
-
-@pytest.fixture
-def live_worker(db):
-    """A worker that beat just now, so that worker_down stays out of other checks' tests."""
-    return WorkerHeartbeatFactory()
 
 
 @pytest.fixture
@@ -45,23 +38,3 @@ def smtp(settings):
     settings.ALERT_EMAIL_FROM = "tds-core@example.com"
     yield stub
     stub.stop()
-
-
-@pytest.fixture
-def staff(db):
-    return UserFactory(username="operator", staff=True)
-
-
-@pytest.fixture
-def staff_token(staff):
-    return TokenFactory(user=staff).key
-
-
-@pytest.fixture
-def plain_user(db):
-    return UserFactory(username="clerk")
-
-
-@pytest.fixture
-def plain_token(plain_user):
-    return TokenFactory(user=plain_user).key

@@ -6,19 +6,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from alerts.models import Alert
 from tests.factories import AlertFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(staff_token):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {staff_token}")
-    return client
 
 
 def test_list_shows_open_first_then_acknowledged_then_resolved(api):

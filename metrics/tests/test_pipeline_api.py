@@ -7,18 +7,10 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from tests.factories import AlertFactory, QueueEntryFactory, SyncLogFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(staff_token):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {staff_token}")
-    return client
 
 
 def test_dashboard_metrics_figures(api, live_worker):

@@ -69,6 +69,7 @@ def test_operators_release_a_held_record_in_the_console(admin_client):
     QueueEntry.objects.enqueue([_product("P1", "waiting", "2025-03-01T10:00:00+0000")])
     page = admin_client.get("/admin/syncqueue/recordhold/").content.decode()
     assert "P1" in page and "alice" in page
+    assert '<td class="field-waiting">1</td>' in page
     hold = RecordHold.objects.get()
     response = admin_client.post(
         "/admin/syncqueue/recordhold/",
