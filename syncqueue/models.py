@@ -313,6 +313,9 @@ class WorkerHeartbeat(models.Model):
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     last_beat_at = models.DateTimeField()
+    # Set by a graceful stop (systemctl stop, a deploy): a host whose worker stopped on
+    # purpose is not "down"; one that went silent (a crash, a power cut) is.
+    stopped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "tds_worker_heartbeats"
