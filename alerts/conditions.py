@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from alerts.models import Code, Severity
+from reconciliation.budget import usage_today
 from syncqueue import stats
 from syncqueue.heartbeat import LostHost, lost_hosts, stale_after
 from syncqueue.holds import AUTO_HOLD_ACTOR
@@ -159,6 +160,35 @@ def check_records_held(now: datetime) -> Reading:
     return Reading(Code.RECORDS_HELD, Severity.WARNING, Decimal(len(held)), Decimal(0), message)
 
 
+# Share of the daily Zoho API budget whose use, exceeded, is a warning.
+API_BUDGET_WARNING_SHARE = Decimal("0.8")
+
+
+def check_api_budget(now: datetime) -> Reading:
+    """Warning past 80 % of ``ZOHO_API_DAILY_BUDGET`` spent today (UTC), critical once it is
+    all spent: reconciliation and ``tds_import`` stop calling Zoho until 00:00 UTC. This is
+    the one signal of it: the runs themselves stop quietly."""
+    usage = usage_today()
+    used, limit = Decimal(usage.used), Decimal(usage.limit)
+    warning = (limit * API_BUDGET_WARNING_SHARE).quantize(Decimal(1))
+    if usage.remaining == 0:
+        severity, threshold = Severity.CRITICAL, limit
+        message = (
+            f"the Zoho API budget is used up: {usage.used} of {usage.limit} calls today "
+            "(ZOHO_API_DAILY_BUDGET); reconciliation and tds_import wait until 00:00 UTC"
+        )
+    elif used > warning:
+        severity, threshold = Severity.WARNING, warning
+        message = (
+            f"{usage.used} of {usage.limit} Zoho API calls used today, "
+            f"{usage.remaining} left (threshold {warning})"
+        )
+    else:
+        severity, threshold = None, warning
+        message = f"{usage.used} of {usage.limit} Zoho API calls used today"
+    return Reading(Code.API_BUDGET, severity, used, threshold, message)
+
+
 def _percent(rate: Decimal) -> str:
     return f"{(rate * 100).quantize(Decimal('0.01')).normalize():f}%"
 
@@ -171,6 +201,7 @@ CONDITIONS: tuple[Callable[[datetime], Reading], ...] = (
     check_oldest_pending,
     check_worker_down,
     check_records_held,
+    check_api_budget,
 )
 
 

@@ -6,7 +6,10 @@ class ReconciliationConfig(AppConfig):
     verbose_name = "Reconciliation with Zoho"
 
     def ready(self) -> None:
+        from reconciliation.budget import BUDGET_FIGURE
         from reconciliation.reconcile import ensure_reconcile_schedule
+        from syncqueue import stats
         from tds_site.schedules import keep_in_step_after_migrate
 
         keep_in_step_after_migrate(self, ensure_reconcile_schedule)
+        stats.register(BUDGET_FIGURE)

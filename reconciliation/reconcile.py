@@ -11,21 +11,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.db import transaction
 from django.utils import timezone
 
 from entities.fields import FieldValueError, to_timestamp, to_zoho_id
-from entities.mappings import BY_ENTITY, CONTACTS, MAPPINGS, EntityMapping, mapping_for
-from reconciliation.models import ReconciliationRun
+from entities.mappings import BY_ENTITY, EntityMapping, mapping_for
+from reconciliation.budget import ApiBudgetExhausted, usage_today
+from reconciliation.grouping import ALL_ENTITIES, group_by_module
+from reconciliation.models import ReconciliationRun, RunKind
 from reconciliation.zoho_api import (
+    ZOHO_LISTS,
     ReconciliationOff,
     ZohoApiError,
     ZohoClient,
     ZohoCredentials,
+    ZohoList,
     missing_credentials,
+    zoho_time,
 )
 from syncqueue import dispatch
 from syncqueue.models import NewEvent, QueueEntry, Source
@@ -39,34 +45,6 @@ CLOCK_SKEW_MARGIN = timedelta(minutes=5)
 RECONCILE_TASK_SECONDS = 3600
 
 
-@dataclass(frozen=True)
-class ZohoList:
-    """A Books API list endpoint and the key of its records in the answer."""
-
-    module: str  # the mappings' module key
-    path: str
-    list_key: str
-
-
-ZOHO_LISTS: dict[str, ZohoList] = {
-    zoho_list.module: zoho_list
-    for zoho_list in (
-        ZohoList("item", "items", "items"),
-        ZohoList("contact", "contacts", "contacts"),
-        ZohoList("invoice", "invoices", "invoices"),
-        ZohoList("bill", "bills", "bills"),
-        ZohoList("creditnote", "creditnotes", "creditnotes"),
-        ZohoList("salesorder", "salesorders", "salesorders"),
-        ZohoList("payment", "customerpayments", "customerpayments"),
-        ZohoList("inventory_adjustment", "inventoryadjustments", "inventory_adjustments"),
-        ZohoList("pricebook", "pricebooks", "pricebooks"),
-    )
-}
-
-ALL_ENTITIES: tuple[str, ...] = tuple(mapping.entity for mapping in MAPPINGS)
-ENTITY_CHOICES: tuple[str, ...] = (*ALL_ENTITIES, CONTACTS)
-
-
 class SinceFrom:
     OPTION = "--since"
     LAST_RUN = "last successful run"
@@ -76,14 +54,15 @@ class SinceFrom:
 @dataclass
 class EntitySummary:
     entity: str
-    since: datetime
-    since_from: str
+    since: datetime | None = None  # None: every record (the first import)
+    since_from: str = ""
     seen: int = 0
     missing: int = 0
     stale: int = 0
     queued: int = 0  # with --dry-run: would be queued
     unusable: int = 0  # records without a usable id
     error: str = ""
+    out_of_budget: bool = False  # stopped by the daily API budget (``error`` says so)
 
     @property
     def up_to_date(self) -> int:
@@ -101,47 +80,31 @@ class Candidate:
     record: dict
 
 
-def entities_for(name: str | None) -> list[str]:
-    """The ERP entities an ``--entity`` value means; ``contacts`` is customers and vendors."""
-    if name is None:
-        return list(ALL_ENTITIES)
-    if name == CONTACTS:
-        return [m.entity for m in MAPPINGS if m.module == "contact"]
-    if name in BY_ENTITY:
-        return [name]
-    raise ValueError(f"{name!r} is not one of {', '.join(ENTITY_CHOICES)}")
-
-
 def reconcile(
     entities: Iterable[str], since: datetime | None = None, dry_run: bool = False
 ) -> list[EntitySummary]:
     """Reconcile the given ERP entities; one summary each, failures included.
 
     Raises ``ReconciliationOff`` when credentials are missing and ``ZohoAuthError`` when no
-    access token can be had at the start (nothing could be read for any entity then).
+    access token can be had at the start (nothing could be read for any entity then). When
+    the daily API budget runs out, the entity at hand fails ``out_of_budget`` and the run
+    stops there: the entities after it have no summary.
     """
-    wanted = list(dict.fromkeys(entities))
     credentials = ZohoCredentials.from_settings()
     started = timezone.now().replace(microsecond=0)
     summaries: list[EntitySummary] = []
     queued_any = False
     with ZohoClient(credentials) as client:
         client.refresh_access_token()  # wrong credentials fail once, not once per entity
-        for module, group in _group_by_module(wanted).items():
+        for module, group in group_by_module(entities).items():
             results = _reconcile_module(client, ZOHO_LISTS[module], group, since, started, dry_run)
             summaries.extend(results)
             queued_any = queued_any or any(s.queued for s in results)
+            if any(s.out_of_budget for s in results):
+                break  # the entities after it are not reached: no run is recorded for them
     if queued_any and not dry_run:
-        _wake_workers()
+        wake_workers()
     return summaries
-
-
-def _group_by_module(entities: list[str]) -> dict[str, list[EntityMapping]]:
-    groups: dict[str, list[EntityMapping]] = {}
-    for entity in entities:
-        mapping = BY_ENTITY[entity]
-        groups.setdefault(mapping.module, []).append(mapping)
-    return groups
 
 
 def _reconcile_module(
@@ -158,8 +121,14 @@ def _reconcile_module(
     read_since = min(s.since for s in summaries.values())
     runs = {} if dry_run else _start_runs(summaries.values(), started)
     try:
-        for records in client.pages(zoho_list.path, zoho_list.list_key, read_since):
-            _reconcile_page(client, zoho_list, records, summaries, dry_run)
+        changed = {"last_modified_time": zoho_time(read_since)}
+        for page in client.pages(zoho_list, changed):
+            _reconcile_page(client, zoho_list, page.records, summaries, dry_run)
+    except ApiBudgetExhausted as error:
+        # Not this entity's fault, and no later entity would fare better: the run stops.
+        for summary in summaries.values():
+            summary.error = str(error)
+            summary.out_of_budget = True
     except ZohoApiError as error:
         for summary in summaries.values():
             summary.error = str(error)
@@ -187,7 +156,7 @@ def _summary_for(entity: str, since: datetime | None, started: datetime) -> Enti
 
 def last_successful_start(entity: str) -> datetime | None:
     return (
-        ReconciliationRun.objects.filter(entity=entity, succeeded=True)
+        ReconciliationRun.objects.filter(entity=entity, kind=RunKind.CHANGES, succeeded=True)
         .order_by("-started_at")
         .values_list("started_at", flat=True)
         .first()
@@ -224,6 +193,63 @@ def _reconcile_page(
     summaries: dict[str, EntitySummary],
     dry_run: bool,
 ) -> None:
+    updates = page_updates(client, zoho_list, records, summaries, fetch_full=not dry_run)
+    if dry_run:
+        for entity, candidates in updates.by_entity.items():
+            summaries[entity].queued += len(candidates)
+    else:
+        queue_updates(updates, summaries)
+    if updates.stopped is not None:
+        raise updates.stopped  # after queueing what the budget paid for
+
+
+@dataclass
+class PageUpdates:
+    """What one page of a list gives to queue, per entity; ``stopped`` when the daily
+    budget ran out while fetching full records (what was fetched before is kept)."""
+
+    by_entity: dict[str, list[Candidate]] = field(default_factory=dict)
+    stopped: ApiBudgetExhausted | None = None
+
+
+def page_updates(
+    client: ZohoClient,
+    zoho_list: ZohoList,
+    records: list[dict],
+    summaries: dict[str, EntitySummary],
+    fetch_full: bool = True,
+) -> PageUpdates:
+    """The page's records that are missing from, or newer than, the ERP and not already
+    queued (counted in ``summaries``), fetched in full where the list's form lacks lines."""
+    updates = PageUpdates()
+    for entity, candidates in _page_candidates(zoho_list, records, summaries).items():
+        mapping = BY_ENTITY[entity]
+        to_queue = _not_already_queued(entity, _classify(mapping, candidates, summaries[entity]))
+        if not fetch_full:
+            updates.by_entity[entity] = to_queue
+            continue
+        complete = updates.by_entity.setdefault(entity, [])
+        for candidate in to_queue:
+            try:
+                full = _complete(client, zoho_list, mapping, candidate)
+            except ApiBudgetExhausted as error:
+                updates.stopped = error
+                return updates
+            if full is not None:
+                complete.append(full)
+    return updates
+
+
+def queue_updates(updates: PageUpdates, summaries: dict[str, EntitySummary]) -> None:
+    """Queue a page's updates (in the caller's transaction, if it has one) and count them."""
+    for entity, candidates in updates.by_entity.items():
+        _queue(BY_ENTITY[entity], candidates)
+        summaries[entity].queued += len(candidates)
+
+
+def _page_candidates(
+    zoho_list: ZohoList, records: list[dict], summaries: dict[str, EntitySummary]
+) -> dict[str, list[Candidate]]:
     by_entity: dict[str, dict[str, Candidate]] = {}
     for record in records:
         contact_type = record.get("contact_type") if zoho_list.module == "contact" else None
@@ -238,15 +264,7 @@ def _reconcile_page(
             continue
         # A record may show up twice when Zoho's pages shift under us; keep one.
         by_entity.setdefault(mapping.entity, {})[candidate.record_id] = candidate
-    for entity, candidates in by_entity.items():
-        mapping = BY_ENTITY[entity]
-        to_queue = _classify(mapping, list(candidates.values()), summaries[entity])
-        to_queue = _not_already_queued(entity, to_queue)
-        if not dry_run:
-            completed = (_complete(client, zoho_list, mapping, c) for c in to_queue)
-            to_queue = [c for c in completed if c is not None]
-            _queue(mapping, to_queue)
-        summaries[entity].queued += len(to_queue)
+    return {entity: list(candidates.values()) for entity, candidates in by_entity.items()}
 
 
 def _candidate(mapping: EntityMapping, record: dict) -> Candidate | None:
@@ -349,7 +367,7 @@ def _queue(mapping: EntityMapping, candidates: list[Candidate]) -> None:
         )
 
 
-def _wake_workers() -> None:
+def wake_workers() -> None:
     try:
         dispatch.enqueue_drains(1)
     except Exception:
@@ -386,17 +404,32 @@ def scheduled_reconcile() -> str:
     if run_in_progress():
         # django-q2's ORM broker hands a long task out again after Q_CLUSTER["retry"].
         return "skipped: a reconciliation is already running"
+    if usage_today().remaining == 0:
+        # Each hour would only fail its first entity again; the api_budget alert is up.
+        return "skipped: today's Zoho API budget is used up"
     try:
         summaries = reconcile(ALL_ENTITIES)
     except ReconciliationOff as error:
         return str(error)
-    failed = [s.entity for s in summaries if s.failed]
-    queued = sum(s.queued for s in summaries)
+    return outcome_line(summaries, sum(s.queued for s in summaries))
+
+
+class PassSummary(Protocol):
+    """What either pass (changes, deletions) reports per entity."""
+
+    entity: str
+    error: str
+
+
+def outcome_line(summaries: Iterable[PassSummary], queued: int) -> str:
+    """What a scheduled pass did, for django-q2's task result."""
+    failed = [s.entity for s in summaries if s.error]
     return f"queued {queued}" + (f"; failed: {', '.join(failed)}" if failed else "")
 
 
 SCHEDULE_NAME = "tds-reconcile"
 FORMER_SCHEDULE_NAME = "tds_reconcile"  # when reconciliation lived in the inbox app
+DELETIONS_SCHEDULE_NAME = "tds-reconcile-deletions"
 
 
 def ensure_reconcile_schedule() -> tuple[object, bool]:
@@ -406,7 +439,19 @@ def ensure_reconcile_schedule() -> tuple[object, bool]:
 
     keep_schedule(FORMER_SCHEDULE_NAME, None)
     if missing_credentials():
+        keep_schedule(DELETIONS_SCHEDULE_NAME, None)
         return keep_schedule(SCHEDULE_NAME, None)
+    # Daily: listing every id costs a call per 200 records of every module, too much to
+    # spend each hour out of the daily budget; a missed delete webhook is rarer than a
+    # missed change, and an hour's or a day's lag in a deletion harms no one.
+    keep_schedule(
+        DELETIONS_SCHEDULE_NAME,
+        {
+            "func": "reconciliation.deletions.scheduled_deletions",
+            "schedule_type": Schedule.DAILY,
+            "kwargs": f"{{'q_options': {{'timeout': {RECONCILE_TASK_SECONDS}}}}}",
+        },
+    )
     wanted = {
         "func": f"{__name__}.scheduled_reconcile",
         "schedule_type": Schedule.HOURLY,

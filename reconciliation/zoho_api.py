@@ -1,7 +1,9 @@
-"""A small client of the Zoho Books API: OAuth refresh, rate limits, paging.
+"""A small client of the Zoho Books API: OAuth refresh, rate limits, paging, the daily budget.
 
-Only what reconciliation needs. Secrets (client secret, refresh token, access token) go
-into request bodies and headers only, never into messages, logs or exceptions.
+Only what reconciliation and the import need. Every request to the Books API spends one
+call of the daily budget first (``reconciliation.budget``). Secrets (client secret, refresh
+token, access token) go into request bodies and headers only, never into messages, logs or
+exceptions.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+
+from reconciliation import budget
 
 logger = logging.getLogger("tds.reconcile")
 
@@ -56,6 +60,42 @@ class ReconciliationOff(Exception):
     def __init__(self, missing: list[str]) -> None:
         self.missing = missing
         super().__init__(f"reconciliation is off: {', '.join(missing)} not set")
+
+
+@dataclass(frozen=True)
+class ZohoList:
+    """A Books API list endpoint and the key of its records in the answer."""
+
+    module: str  # the mappings' module key
+    path: str
+    list_key: str
+    # Some lists show only active records unless asked for all; a full listing (the import,
+    # the deletions pass) must see inactive ones too, or they would look deleted.
+    all_filter: dict[str, str] = field(default_factory=dict)
+
+
+_EVERY_STATUS = {"filter_by": "Status.All"}
+ZOHO_LISTS: dict[str, ZohoList] = {
+    zoho_list.module: zoho_list
+    for zoho_list in (
+        ZohoList("item", "items", "items", _EVERY_STATUS),
+        ZohoList("contact", "contacts", "contacts", _EVERY_STATUS),
+        ZohoList("invoice", "invoices", "invoices", _EVERY_STATUS),
+        ZohoList("bill", "bills", "bills", _EVERY_STATUS),
+        ZohoList("creditnote", "creditnotes", "creditnotes", _EVERY_STATUS),
+        ZohoList("salesorder", "salesorders", "salesorders", _EVERY_STATUS),
+        ZohoList("payment", "customerpayments", "customerpayments"),
+        ZohoList("inventory_adjustment", "inventoryadjustments", "inventory_adjustments"),
+        ZohoList("pricebook", "pricebooks", "pricebooks"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    records: list[dict]
+    has_more: bool
 
 
 def missing_credentials() -> list[str]:
@@ -113,10 +153,12 @@ class ZohoClient:
         credentials: ZohoCredentials,
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        spend: Callable[[], object] = budget.spend_one,
     ) -> None:
         self._credentials = credentials
         self._http = http or httpx.Client(timeout=HTTP_TIMEOUT)
         self._sleep = sleep
+        self._spend = spend
         self._token: str | None = None
         self._token_valid_until = 0.0  # time.monotonic()
 
@@ -186,29 +228,27 @@ class ZohoClient:
             )
             self._sleep(delay)
 
-    def pages(self, path: str, list_key: str, changed_since: datetime) -> Iterator[list[dict]]:
-        """Every page of a list endpoint, records modified after ``changed_since``."""
-        for page in range(1, MAX_PAGES + 1):
-            body = self.get(
-                path,
-                {
-                    "last_modified_time": zoho_time(changed_since),
-                    "page": page,
-                    "per_page": PER_PAGE,
-                },
-            )
-            records = body.get(list_key)
+    def pages(
+        self, zoho_list: ZohoList, params: dict[str, Any] | None = None, first_page: int = 1
+    ) -> Iterator[Page]:
+        """Every page of a list endpoint from ``first_page`` on, ``params`` as filters."""
+        path, key = zoho_list.path, zoho_list.list_key
+        for number in range(first_page, MAX_PAGES + 1):
+            body = self.get(path, {**(params or {}), "page": number, "per_page": PER_PAGE})
+            records = body.get(key)
             if not isinstance(records, list):
-                raise ZohoApiError(f"GET {path} page {page}: the answer has no {list_key!r} list")
-            yield [record for record in records if isinstance(record, dict)]
+                raise ZohoApiError(f"GET {path} page {number}: the answer has no {key!r} list")
             context = body.get("page_context")
-            if not (isinstance(context, dict) and context.get("has_more_page") is True):
+            has_more = isinstance(context, dict) and context.get("has_more_page") is True
+            yield Page(number, [r for r in records if isinstance(r, dict)], has_more)
+            if not has_more:
                 return
         raise ZohoApiError(f"GET {path}: still more pages after {MAX_PAGES}")
 
     def _send(self, url: str, query: dict[str, Any]) -> tuple[httpx.Response | None, str]:
         if self._token is None or time.monotonic() >= self._token_valid_until:
             self.refresh_access_token()
+        self._spend()  # raises ApiBudgetExhausted: nothing is sent then
         try:
             response = self._http.get(
                 url, params=query, headers={"Authorization": f"Zoho-oauthtoken {self._token}"}

@@ -8,9 +8,11 @@ of the tables; nothing is cached.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Case, Count, F, Min, Q, When
@@ -207,3 +209,25 @@ def hourly_outcomes(hours: int = 24, now: datetime | None = None) -> list[HourBu
         row = found.get(start, {})
         buckets.append(HourBucket(start, row.get("applied", 0), row.get("failed", 0)))
     return buckets
+
+
+@dataclass(frozen=True)
+class OtherFigure:
+    """A figure another app owns (reconciliation's API budget), which the queue cannot
+    import; the app registers it from ``AppConfig.ready`` and ``tds_stats`` shows it."""
+
+    name: str
+    read: Callable[[], dict[str, Any]]  # the figure, JSON-ready
+    line: Callable[[dict[str, Any]], str]  # the figure as one line of text
+
+
+_OTHER_FIGURES: dict[str, OtherFigure] = {}
+
+
+def register(figure: OtherFigure) -> None:
+    """Called by each app as it starts; registering twice is harmless."""
+    _OTHER_FIGURES[figure.name] = figure
+
+
+def other_figures() -> list[OtherFigure]:
+    return sorted(_OTHER_FIGURES.values(), key=lambda figure: figure.name)

@@ -111,6 +111,8 @@ def _load() -> dict:
     for name in ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN"):
         s[name] = read.raw(name)
     s["ZOHO_ORGANIZATION_ID"] = read.raw("ZOHO_ORGANIZATION_ID")
+    # Zoho Books API calls per UTC day that reconciliation and tds_import may spend together.
+    s["ZOHO_API_DAILY_BUDGET"] = read.int("ZOHO_API_DAILY_BUDGET", 2000, minimum=1)
     return s
 
 

@@ -1,4 +1,5 @@
-"""``tds_stats``: the queue figures of ``GET /dashboard/queue-stats``, in the terminal."""
+"""``tds_stats``: the queue figures of ``GET /dashboard/queue-stats``, in the terminal, and
+the figures other apps register (``syncqueue.stats.register``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from rest_framework.renderers import JSONRenderer
 
 from syncqueue.api import QueueFiguresSerializer
 from syncqueue.models import Status
-from syncqueue.stats import queue_figures
+from syncqueue.stats import other_figures, queue_figures
 
 
 class Command(BaseCommand):
@@ -21,7 +22,9 @@ class Command(BaseCommand):
     def handle(self, *args, as_json: bool = False, **_):
         figures = queue_figures()
         stats = QueueFiguresSerializer(figures).data
+        others = {figure: figure.read() for figure in other_figures()}
         if as_json:
+            stats = {**stats, **{figure.name: value for figure, value in others.items()}}
             rendered = JSONRenderer().render(stats, renderer_context={"indent": 2})
             self.stdout.write(rendered.decode())
             return
@@ -40,3 +43,5 @@ class Command(BaseCommand):
         self.stdout.write(f"claimable now: {stats['claimable']}")
         age = figures.oldest_pending_age_seconds
         self.stdout.write("oldest pending: " + ("none" if age is None else f"{age:.1f}s ago"))
+        for figure, value in others.items():
+            self.stdout.write(figure.line(value))
