@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -27,29 +21,19 @@ from reconciliation.reconcile import (
     SCHEDULE_NAME,
     ensure_reconcile_schedule,
 )
+from reconciliation.tests.fake_zoho import (
+    ACCESS_TOKENS,
+    ALL_PATHS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ORG_ID,
+    REFRESH_TOKEN,
+)
 from syncqueue.models import QueueEntry, Status
 from tests.factories import ReconciliationRunFactory
 from tests.support import FIXTURES
 
 pytestmark = pytest.mark.django_db
-
-CLIENT_ID = "1000.TESTCLIENTID"
-CLIENT_SECRET = "test-client-secret-0123456789"
-REFRESH_TOKEN = "1000.test-refresh-token-abcdef"
-ORG_ID = "60012345678"
-ACCESS_TOKENS = tuple(f"1000.access-token-{n}-{n * 7919:06d}" for n in range(1, 21))
-ALL_PATHS = (
-    "items",
-    "contacts",
-    "invoices",
-    "bills",
-    "creditnotes",
-    "salesorders",
-    "customerpayments",
-    "inventoryadjustments",
-    "pricebooks",
-)
-LIST_KEYS = {"inventoryadjustments": "inventory_adjustments"}
 
 
 def fixture(name: str) -> dict:
@@ -62,147 +46,6 @@ def variant(name: str, **changes) -> dict:
     record = copy.deepcopy(fixture(name))
     record.update(changes)
     return record
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    form: dict[str, str]
-    at: float
-
-
-@dataclass
-class FakeZoho:
-    """What the server answers; every request it saw."""
-
-    pages: dict[str, list[list[dict]]] = field(default_factory=dict)
-    details: dict[str, dict] = field(default_factory=dict)  # "invoices/<id>" -> record
-    failing: dict[str, int] = field(default_factory=dict)  # path -> status, always
-    rate_limited_once: set[str] = field(default_factory=set)
-    unauthorized_once: set[str] = field(default_factory=set)
-    refresh_error: str | None = None
-    requests: list[Request] = field(default_factory=list)
-    tokens_issued: int = 0
-
-    def api_requests(self, path: str) -> list[Request]:
-        return [r for r in self.requests if r.path == f"/books/v3/{path}"]
-
-    @property
-    def token_requests(self) -> list[Request]:
-        return [r for r in self.requests if r.path == "/oauth/v2/token"]
-
-    def answer(self, request: Request) -> tuple[int, dict, dict[str, str]]:
-        if request.path == "/oauth/v2/token":
-            return self._token(request)
-        path = request.path.removeprefix("/books/v3/")
-        current = ACCESS_TOKENS[max(self.tokens_issued - 1, 0)]
-        if request.headers.get("authorization") != f"Zoho-oauthtoken {current}":
-            return 401, {"code": 57, "message": "You are not authorized"}, {}
-        if path in self.unauthorized_once:
-            self.unauthorized_once.discard(path)
-            return 401, {"code": 57, "message": "token expired"}, {}
-        if path in self.rate_limited_once:
-            self.rate_limited_once.discard(path)
-            return 429, {"code": 44, "message": "too many requests"}, {"Retry-After": "1"}
-        if path in self.failing:
-            return self.failing[path], {"code": 1, "message": "internal error"}, {}
-        if request.query.get("organization_id") != ORG_ID:
-            return 400, {"code": 6041, "message": "organization_id"}, {}
-        if path in self.details:
-            return 200, {"code": 0, **self.details[path]}, {}
-        return self._page(path, request)
-
-    def _token(self, request: Request) -> tuple[int, dict, dict[str, str]]:
-        expected = {
-            "refresh_token": REFRESH_TOKEN,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "grant_type": "refresh_token",
-        }
-        if self.refresh_error or request.form != expected:
-            return 200, {"error": self.refresh_error or "invalid_client"}, {}
-        self.tokens_issued += 1
-        token = ACCESS_TOKENS[self.tokens_issued - 1]
-        return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}, {}
-
-    def _page(self, path: str, request: Request) -> tuple[int, dict, dict[str, str]]:
-        if path not in ALL_PATHS:
-            return 404, {"code": 5, "message": "Invalid URL"}, {}
-        pages = self.pages.get(path, [[]])
-        number = int(request.query.get("page", "1"))
-        records = pages[number - 1] if number <= len(pages) else []
-        return (
-            200,
-            {
-                "code": 0,
-                "message": "success",
-                LIST_KEYS.get(path, path): records,
-                "page_context": {"page": number, "has_more_page": number < len(pages)},
-            },
-            {},
-        )
-
-
-def _handler(zoho: FakeZoho) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._serve("")
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            self._serve(self.rfile.read(length).decode())
-
-        def _serve(self, body: str) -> None:
-            url = urlsplit(self.path)
-            request = Request(
-                method=self.command,
-                path=url.path,
-                query={k: v[0] for k, v in parse_qs(url.query).items()},
-                headers={k.lower(): v for k, v in self.headers.items()},
-                form={k: v[0] for k, v in parse_qs(body).items()},
-                at=time.monotonic(),
-            )
-            zoho.requests.append(request)
-            status, answer, headers = zoho.answer(request)
-            raw = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    return Handler
-
-
-@pytest.fixture
-def zoho(settings, monkeypatch) -> Iterator[FakeZoho]:
-    fake = FakeZoho()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    settings.ZOHO_API_BASE_URL = base
-    settings.ZOHO_ACCOUNTS_URL = base
-    settings.ZOHO_CLIENT_ID = CLIENT_ID
-    settings.ZOHO_CLIENT_SECRET = CLIENT_SECRET
-    settings.ZOHO_REFRESH_TOKEN = REFRESH_TOKEN
-    settings.ZOHO_ORGANIZATION_ID = ORG_ID
-    # Server errors are retried after a back-off; keep the tests quick (429s still wait).
-    monkeypatch.setattr(zoho_api, "SERVER_ERROR_BACKOFF_SECONDS", (0.0,))
-    drains: list[int] = []
-    monkeypatch.setattr(reconcile_module.dispatch, "enqueue_drains", drains.append)
-    fake.drains = drains
-    yield fake
-    server.shutdown()
-    server.server_close()
 
 
 def run(capsys, *args: str) -> str:
