@@ -62,6 +62,7 @@ class FakeZoho:
     pages: dict[str, list[list[dict]]] = field(default_factory=dict)  # path -> scripted pages
     details: dict[str, dict] = field(default_factory=dict)  # "invoices/<id>" -> answer
     failing: dict[str, int] = field(default_factory=dict)  # path -> status, always
+    broken_pages: dict[str, int] = field(default_factory=dict)  # path -> page that fails
     rate_limited_once: set[str] = field(default_factory=set)
     unauthorized_once: set[str] = field(default_factory=set)
     rate_limit_every: int | None = None  # every Nth API request is a 429
@@ -117,8 +118,10 @@ class FakeZoho:
         if refusal is not None:
             return refusal
         path = request.path.removeprefix("/books/v3/")
-        if path in self.failing:
-            return self.failing[path], {"code": 1, "message": "internal error"}, {}
+        broken = self.broken_pages.get(path)
+        if path in self.failing or (broken and request.query.get("page") == str(broken)):
+            status = self.failing.get(path, 500)
+            return status, {"code": 1, "message": "internal error"}, {}
         if request.query.get("organization_id") != ORG_ID:
             return 400, {"code": 6041, "message": "organization_id"}, {}
         if path in self.details:
@@ -221,7 +224,7 @@ def _handler(zoho: FakeZoho) -> type[BaseHTTPRequestHandler]:
             )
             zoho.requests.append(request)
             status, answer, headers = zoho.answer(request)
-            raw = json.dumps(answer).encode()
+            raw = json.dumps(answer, default=float).encode()  # factories read numbers as Decimal
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
