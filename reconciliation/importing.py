@@ -94,27 +94,47 @@ def _import_module(
         m.entity: EntitySummary(m.entity) for m in MAPPINGS if m.module == zoho_list.module
     }
     queued_before = checkpoint.queued
-    for page in client.pages(zoho_list, zoho_list.all_filter, first_page=checkpoint.next_page):
-        updates = page_updates(client, zoho_list, page.records, summaries)
-        queued = sum(map(len, updates.by_entity.values()))
-        with transaction.atomic():
-            queue_updates(updates, summaries)
-            checkpoint = _advance(checkpoint, page, queued, whole=updates.stopped is None)
-        if updates.stopped is not None:
-            report(
-                f"{zoho_list.module}: page {page.number} stopped part-way, {queued} queued; "
-                f"budget left 0"
-            )
-            raise ImportStopped(zoho_list.module, page.number, updates.stopped)
-        report(
-            f"{zoho_list.module}: page {page.number}, {checkpoint.records_seen} records so far, "
-            f"{checkpoint.queued} queued, budget left {usage_today().remaining}"
-        )
+    pages = client.pages(zoho_list, zoho_list.all_filter, first_page=checkpoint.next_page)
+    while True:
+        try:
+            page = next(pages, None)
+        except ApiBudgetExhausted as error:  # the list call itself found no budget left
+            raise ImportStopped(zoho_list.module, checkpoint.next_page, error) from None
+        if page is None:
+            break
+        checkpoint = _import_page(client, zoho_list, page, checkpoint, summaries, report)
     report(
         f"{zoho_list.module}: done, {checkpoint.pages_done} pages, "
         f"{checkpoint.records_seen} records, {checkpoint.queued} queued"
     )
     return checkpoint.queued - queued_before
+
+
+def _import_page(
+    client: ZohoClient,
+    zoho_list: ZohoList,
+    page: Page,
+    checkpoint: ImportCheckpoint,
+    summaries: dict[str, EntitySummary],
+    report: Callable[[str], None],
+) -> ImportCheckpoint:
+    """Queue one page and move the checkpoint past it, in one transaction."""
+    updates = page_updates(client, zoho_list, page.records, summaries)
+    queued = sum(map(len, updates.by_entity.values()))
+    with transaction.atomic():
+        queue_updates(updates, summaries)
+        checkpoint = _advance(checkpoint, page, queued, whole=updates.stopped is None)
+    if updates.stopped is not None:
+        report(
+            f"{zoho_list.module}: page {page.number} stopped part-way, {queued} queued; "
+            "budget left 0"
+        )
+        raise ImportStopped(zoho_list.module, page.number, updates.stopped)
+    report(
+        f"{zoho_list.module}: page {page.number}, {checkpoint.records_seen} records so far, "
+        f"{checkpoint.queued} queued, budget left {usage_today().remaining}"
+    )
+    return checkpoint
 
 
 def _checkpoint(module: str, restart: bool) -> ImportCheckpoint:
