@@ -419,3 +419,30 @@ def test_operators_see_the_runs_in_the_console(zoho, admin_client):
     page = admin_client.get("/admin/reconciliation/reconciliationrun/").content.decode()
     assert "products" in page
     assert "1 reconciliation run" in page
+
+
+# --- the daily API budget ----------------------------------------------------------------
+
+
+def test_the_budget_running_out_stops_the_run_with_one_line(zoho, capsys, settings, caplog):
+    settings.ZOHO_API_DAILY_BUDGET = 1
+    zoho.pages["items"] = [[fixture("item")]]
+    zoho.pages["contacts"] = [[fixture("contact_customer")]]
+    with pytest.raises(CommandError) as stopped:
+        call_command("tds_reconcile")
+    message = str(stopped.value)
+    assert message.startswith("reconciliation stopped at customers: the Zoho API budget")
+    assert message.endswith(
+        "not reached: invoices, bills, credit-notes, sales-orders, payments, "
+        "stock-adjustments, price-lists"
+    )
+    out = capsys.readouterr().out
+    assert "products: seen 1, missing 1, stale 0, queued 1" in out
+    assert "customers: FAILED" in out and "vendors: FAILED" in out
+    assert [r.path for r in zoho.books_requests()] == ["/books/v3/items"]
+    assert not [r for r in caplog.records if r.exc_info]
+    runs = dict(ReconciliationRun.objects.values_list("entity", "succeeded"))
+    assert runs == {"products": True, "customers": False, "vendors": False}
+    # Spent for today: the hourly task does not even ask Zoho for a token.
+    assert reconcile_module.scheduled_reconcile() == "skipped: today's Zoho API budget is used up"
+    assert len(zoho.token_requests) == 1
