@@ -364,3 +364,35 @@ class RecordHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.record_id} (held by {self.held_by})"
+
+
+class RecordEffect(models.Model):
+    """The effect ledger: what each applied event changed in its ERP row. Compact, and kept
+    for LEDGER_RETENTION_DAYS after the queue and inbox rows are purged, so a record's
+    timeline still tells its whole story. No foreign keys: it outlives what it names."""
+
+    entity = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=64)
+    entry_id = models.BigIntegerField(help_text="The queue entry that was applied.")
+    inbox_event_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The webhook's event id; none for reconciliation."
+    )
+    operation = models.CharField(max_length=16)
+    applied_at = models.DateTimeField()
+    changes = models.JSONField(
+        help_text='{"column": [before, after], "lines": [summary before, summary after]}: '
+        "only what changed; money as exact decimal strings."
+    )
+
+    class Meta:
+        db_table = "tds_record_effects"
+        verbose_name = "record effect"
+        indexes = [
+            # A record's timeline: its effects in order, from one index range.
+            models.Index(fields=["entity", "record_id", "id"], name="tds_effects_record"),
+            # The purge walks by age.
+            models.Index(fields=["applied_at"], name="tds_effects_applied_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.record_id} by entry {self.entry_id}"
