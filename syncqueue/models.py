@@ -241,6 +241,12 @@ class DeadLetter(models.Model):
     replay_count = models.PositiveIntegerField(default=0)
     replayed_at = models.DateTimeField(null=True, blank=True)
     replayed_by = models.CharField(max_length=150, blank=True, default="")
+    replayed_from = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="The last replay's payload: as received (kept here) or Zoho's current record.",
+    )
     resolved = models.BooleanField(default=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.CharField(max_length=150, blank=True, default="")
@@ -260,23 +266,23 @@ class DeadLetter(models.Model):
     ) -> None:  # fmt: skip
         """Dead-letter a queue entry; ``event`` is it, or its claim (what it carries:
         entity, record_id, operation, payload). A letter it already had (an earlier failure
-        that was replayed or resolved) opens again, without the earlier resolution."""
+        that was replayed or resolved) opens again, without the earlier resolution, and
+        keeps the payload as first received (a replay may have sent Zoho's current one)."""
+        reopened = {
+            "entity": event.entity,
+            "record_id": event.record_id,
+            "error": error,
+            "traceback": traceback,
+            "attempts": attempts,
+            "dead_lettered_at": at,
+            "resolved": False,
+            "resolved_at": None,
+            "resolved_by": "",
+            "resolution_note": "",
+        }
+        received = {"operation": event.operation, "payload": event.payload}
         cls.objects.update_or_create(
-            entry_id=entry_id,
-            defaults={
-                "entity": event.entity,
-                "record_id": event.record_id,
-                "operation": event.operation,
-                "payload": event.payload,
-                "error": error,
-                "traceback": traceback,
-                "attempts": attempts,
-                "dead_lettered_at": at,
-                "resolved": False,
-                "resolved_at": None,
-                "resolved_by": "",
-                "resolution_note": "",
-            },
+            entry_id=entry_id, create_defaults={**reopened, **received}, defaults=reopened
         )
 
 
