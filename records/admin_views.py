@@ -7,6 +7,8 @@ shows a record id links here (``tds_site.admin_helpers.record_link``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -45,11 +47,33 @@ def timeline(request: HttpRequest, entity: str, zoho_id: str) -> HttpResponse:
         "timeline": story,
         "erp_fields": sorted((story.erp or {}).items()),
         "events": [
-            {**event, "open_letter": letters.get(event["entry_id"])} for event in story.events
+            {
+                **event,
+                "open_letter": letters.get(event["entry_id"]),
+                "change_rows": _shown(event["changes"]),
+            }
+            for event in story.events
         ],
         "can_operate": request.user.has_perm(OPERATE),
     }
     return TemplateResponse(request, "admin/records/timeline.html", context)
+
+
+def _shown(changes: dict[str, list[Any]] | None) -> list[tuple[str, str, str]]:
+    """(column, before, after) as an operator reads them; lines as "2 lines, total …"."""
+    return [
+        (column, _value(before), _value(after))
+        for column, (before, after) in (changes or {}).items()
+    ]
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "∅"
+    if isinstance(value, dict):  # a lines summary
+        sums = ", ".join(f"{k} {v}" for k, v in value.items() if k != "count")
+        return f"{value.get('count', 0)} lines" + (f" ({sums})" if sums else "")
+    return str(value)
 
 
 @require_http_methods(["POST"])
@@ -99,7 +123,7 @@ def replay_preview(request: HttpRequest, pk: int) -> HttpResponse:
         "title": f"Replay dead letter {pk} {source.label}?",
         "letter": letter,
         "preview": preview,
-        "changes": sorted((preview.changes or {}).items()),
+        "changes": sorted(_shown(preview.changes)),
         "source": source,
         "sources": ReplaySource.choices,
         "timeline_url": _timeline_url(letter.entity, letter.record_id),
