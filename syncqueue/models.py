@@ -217,6 +217,8 @@ class QueueEntry(models.Model):
                 name="tds_queue_record_open",
                 condition=Q(status__in=list(UNFINISHED)),
             ),
+            # A record's timeline: all its entries, finished ones included.
+            models.Index(fields=["entity", "record_id"], name="tds_queue_record"),
             models.Index(fields=["status", "entity"], name="tds_queue_status_entity"),
             models.Index(fields=["completed_at"], name="tds_queue_completed"),
         ]
