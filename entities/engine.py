@@ -23,10 +23,13 @@ from typing import Any
 from django.db import connection, models
 
 from entities import effects
+from entities.accounting import totals_mismatch
 from entities.fields import FieldValueError, Source, to_timestamp, to_zoho_id
 from entities.mappings import BY_ENTITY, Backfill, EntityMapping, Lines, Link, backfills_for
+from entities.models import DocumentMismatch
 
 _BASE_COLUMNS = ("zoho_id", "zoho_last_modified", "is_deleted", "deleted_at", "raw", "synced_at")
+_MISMATCHES = DocumentMismatch._meta.db_table
 # The CTE that yields the written row's id; it yields nothing when the change is stale.
 WRITTEN = "written"
 
@@ -55,6 +58,9 @@ class EventWrite:
     record_params: list[Any]
     lines: list[list[Any]] | None  # each line's parameters; None leaves the lines alone
     dated: bool  # carries last_modified_time; undated changes are ordered by arrival alone
+    # A document's totals check: why it does not add up (None: it does, or nothing to check)
+    mismatch: str | None = None
+    at: datetime | None = None  # when the change was planned: the mismatch's detected_at
 
     def run(self) -> Written:
         """Apply the change inside the caller's transaction."""
@@ -104,6 +110,10 @@ class EventWrite:
                 f"AND {backfill.table}.{backfill.fk_column} IS NULL)"
             )
             params.append(self.zoho_id)
+        flag = self._mismatch_sql()
+        if flag is not None:
+            parts.append(f"mismatch AS ({flag[0].format(written=WRITTEN)})")
+            params += flag[1]
         return ", ".join(parts), params
 
     def changes_sql(self) -> str:
@@ -132,7 +142,32 @@ class EventWrite:
                 f"WHERE {backfill.zoho_column} = %s AND {backfill.fk_column} IS NULL",
                 [row_id, self.zoho_id],
             )
+        flag = self._mismatch_sql()
+        if flag is not None:
+            # Reached only once the row is written: the CTE's row is stood in for.
+            cursor.execute(flag[0].format(written="(SELECT 1) AS written_row"), flag[1])
         return Written(row_id)
+
+    def _mismatch_sql(self) -> tuple[str, list[Any]] | None:
+        """Record or clear the document's totals mismatch, once the change is written
+        (``{written}`` stands for the written row's CTE). A sparse update without its
+        lines leaves the flag as it was."""
+        if not self.mapping.checks_totals or (self.lines is None and not self.deleted):
+            return None
+        key = [self.mapping.entity, self.zoho_id]
+        if self.mismatch is None:
+            return (
+                f"DELETE FROM {_MISMATCHES} WHERE entity = %s AND record_id = %s "
+                "AND EXISTS (SELECT 1 FROM {written})",
+                key,
+            )
+        return (
+            f"INSERT INTO {_MISMATCHES} (entity, record_id, reason, detected_at) "
+            # WHERE TRUE: SQLite would read ON CONFLICT as a join's ON without it.
+            "SELECT %s, %s, %s, %s FROM {written} WHERE TRUE ON CONFLICT (entity, record_id) "
+            "DO UPDATE SET reason = excluded.reason, detected_at = excluded.detected_at",
+            [*key, self.mismatch, _params(DocumentMismatch, [("detected_at", self.at)])[0]],
+        )
 
     def _record_sql(self, gate: str | None) -> str:
         if self.deleted:
@@ -176,6 +211,8 @@ def plan_event(entity: str, operation: str, record: dict, now: datetime) -> Even
         record_params=params,
         lines=lines,
         dated=last_modified is not None,
+        mismatch=totals_mismatch(record) if mapping.checks_totals else None,
+        at=now,
     )
 
 
