@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from alerts.models import Code, Severity
+from entities.models import DocumentMismatch
 from reconciliation.budget import usage_today
 from syncqueue import stats
 from syncqueue.heartbeat import LostHost, lost_hosts, stale_after
@@ -160,6 +161,27 @@ def check_records_held(now: datetime) -> Reading:
     return Reading(Code.RECORDS_HELD, Severity.WARNING, Decimal(len(held)), Decimal(0), message)
 
 
+def check_document_mismatch(now: datetime) -> Reading:
+    """A warning naming the documents whose lines, taxes and discounts do not add up to
+    their total (applied as Zoho sent them; see entities.accounting)."""
+    flagged = list(
+        DocumentMismatch.objects.order_by("-detected_at").values_list("entity", "record_id")
+    )
+    if not flagged:
+        return Reading(
+            Code.DOCUMENT_MISMATCH, None, Decimal(0), Decimal(0), "every document adds up"
+        )
+    names = ", ".join(f"{entity} {record_id}" for entity, record_id in flagged[:10])
+    more = f" and {len(flagged) - 10} more" if len(flagged) > 10 else ""
+    message = (
+        f"{len(flagged)} document(s) do not add up to their total: {names}{more} "
+        "(the admin's documents that do not add up)"
+    )
+    return Reading(
+        Code.DOCUMENT_MISMATCH, Severity.WARNING, Decimal(len(flagged)), Decimal(0), message
+    )
+
+
 # Share of the daily Zoho API budget whose use, exceeded, is a warning.
 API_BUDGET_WARNING_SHARE = Decimal("0.8")
 
@@ -201,6 +223,7 @@ CONDITIONS: tuple[Callable[[datetime], Reading], ...] = (
     check_oldest_pending,
     check_worker_down,
     check_records_held,
+    check_document_mismatch,
     check_api_budget,
 )
 

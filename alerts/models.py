@@ -21,6 +21,7 @@ class Code(models.TextChoices):
     OLDEST_PENDING = "oldest_pending"
     WORKER_DOWN = "worker_down"
     RECORDS_HELD = "records_held"
+    DOCUMENT_MISMATCH = "document_mismatch"
     API_BUDGET = "api_budget"
 
 

@@ -22,10 +22,14 @@ from typing import Any
 
 from django.db import connection, models
 
+from entities import effects
+from entities.accounting import totals_mismatch
 from entities.fields import FieldValueError, Source, to_timestamp, to_zoho_id
 from entities.mappings import BY_ENTITY, Backfill, EntityMapping, Lines, Link, backfills_for
+from entities.models import DocumentMismatch
 
 _BASE_COLUMNS = ("zoho_id", "zoho_last_modified", "is_deleted", "deleted_at", "raw", "synced_at")
+_MISMATCHES = DocumentMismatch._meta.db_table
 # The CTE that yields the written row's id; it yields nothing when the change is stale.
 WRITTEN = "written"
 
@@ -54,6 +58,9 @@ class EventWrite:
     record_params: list[Any]
     lines: list[list[Any]] | None  # each line's parameters; None leaves the lines alone
     dated: bool  # carries last_modified_time; undated changes are ordered by arrival alone
+    # A document's totals check: why it does not add up (None: it does, or nothing to check)
+    mismatch: str | None = None
+    at: datetime | None = None  # when the change was planned: the mismatch's detected_at
 
     def run(self) -> Written:
         """Apply the change inside the caller's transaction."""
@@ -65,14 +72,28 @@ class EventWrite:
                 return Written(row[0] if row else None)
             return self._run_step_by_step(cursor)
 
-    def ctes(self, gate: str | None = None) -> tuple[str, list[Any]]:
+    def run_with_changes(self) -> tuple[Written, dict[str, list[Any]] | None]:
+        """Apply the change inside the caller's transaction and say what it changed (None
+        when stale), reading the row before and after: for SQLite and dry runs."""
+        before = effects.snapshot(self.mapping, self.zoho_id)
+        written = self.run()
+        if written.stale:
+            return written, None
+        after = effects.snapshot(self.mapping, self.zoho_id)
+        return written, effects.diff(before, after, lines_replaced=self.lines is not None)
+
+    def ctes(self, gate: str | None = None, before: bool = False) -> tuple[str, list[Any]]:
         """The change as PostgreSQL CTEs, the written row in ``WRITTEN``, and their parameters.
 
         With a ``gate`` (the name of a CTE), nothing is written unless the gate yields a row:
-        the worker's gate is its still-valid lease on the queue entry.
+        the worker's gate is its still-valid lease on the queue entry. With ``before``, the
+        row as it was is in ``effects.BEFORE``, for ``changes_sql``.
         """
         parts = [f"{WRITTEN} AS ({self._record_sql(gate)})"]
         params = list(self.record_params)
+        if before:
+            parts.insert(0, f"{effects.BEFORE} AS ({effects.before_sql(self.mapping)})")
+            params.insert(0, self.zoho_id)
         lines = self.mapping.lines
         if lines is not None and self.lines is not None:
             parts.append(
@@ -89,7 +110,18 @@ class EventWrite:
                 f"AND {backfill.table}.{backfill.fk_column} IS NULL)"
             )
             params.append(self.zoho_id)
+        flag = self._mismatch_sql()
+        if flag is not None:
+            parts.append(f"mismatch AS ({flag[0].format(written=WRITTEN)})")
+            params += flag[1]
         return ", ".join(parts), params
+
+    def changes_sql(self) -> str:
+        """With ``ctes(before=True)``: a jsonb expression of what the change did, over
+        ``WRITTEN`` left-joined to ``effects.BEFORE``."""
+        if self.lines is None:  # the lines were left alone
+            return effects.changes_sql(self.mapping, WRITTEN, None)
+        return effects.changes_sql(self.mapping, WRITTEN, "new_lines" if self.lines else "")
 
     def _run_step_by_step(self, cursor: Any) -> Written:
         cursor.execute(self._record_sql(gate=None), self.record_params)
@@ -110,7 +142,32 @@ class EventWrite:
                 f"WHERE {backfill.zoho_column} = %s AND {backfill.fk_column} IS NULL",
                 [row_id, self.zoho_id],
             )
+        flag = self._mismatch_sql()
+        if flag is not None:
+            # Reached only once the row is written: the CTE's row is stood in for.
+            cursor.execute(flag[0].format(written="(SELECT 1) AS written_row"), flag[1])
         return Written(row_id)
+
+    def _mismatch_sql(self) -> tuple[str, list[Any]] | None:
+        """Record or clear the document's totals mismatch, once the change is written
+        (``{written}`` stands for the written row's CTE). A sparse update without its
+        lines leaves the flag as it was."""
+        if not self.mapping.checks_totals or (self.lines is None and not self.deleted):
+            return None
+        key = [self.mapping.entity, self.zoho_id]
+        if self.mismatch is None:
+            return (
+                f"DELETE FROM {_MISMATCHES} WHERE entity = %s AND record_id = %s "
+                "AND EXISTS (SELECT 1 FROM {written})",
+                key,
+            )
+        return (
+            f"INSERT INTO {_MISMATCHES} (entity, record_id, reason, detected_at) "
+            # WHERE TRUE: SQLite would read ON CONFLICT as a join's ON without it.
+            "SELECT %s, %s, %s, %s FROM {written} WHERE TRUE ON CONFLICT (entity, record_id) "
+            "DO UPDATE SET reason = excluded.reason, detected_at = excluded.detected_at",
+            [*key, self.mismatch, _params(DocumentMismatch, [("detected_at", self.at)])[0]],
+        )
 
     def _record_sql(self, gate: str | None) -> str:
         if self.deleted:
@@ -154,6 +211,8 @@ def plan_event(entity: str, operation: str, record: dict, now: datetime) -> Even
         record_params=params,
         lines=lines,
         dated=last_modified is not None,
+        mismatch=totals_mismatch(record) if mapping.checks_totals else None,
+        at=now,
     )
 
 
@@ -269,7 +328,7 @@ def _upsert_sql(
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) {_values_source(placeholders, gate)} "
         f"ON CONFLICT (zoho_id) DO UPDATE SET {', '.join(assignments)} "
-        f"WHERE {guard} RETURNING id"
+        f"WHERE {guard} RETURNING {_returning(mapping)}"
     )
 
 
@@ -287,8 +346,13 @@ def _delete_sql(entity: str, gate: str | None) -> str:
         f"ON CONFLICT (zoho_id) DO UPDATE SET is_deleted = excluded.is_deleted, "
         f"deleted_at = COALESCE({table}.deleted_at, excluded.deleted_at), "
         f"raw = excluded.raw, synced_at = excluded.synced_at, "
-        f"zoho_last_modified = {newest} RETURNING id"
+        f"zoho_last_modified = {newest} RETURNING {_returning(BY_ENTITY[entity])}"
     )
+
+
+def _returning(mapping: EntityMapping) -> str:
+    """The written row's id, and what the effect ledger compares with the row before."""
+    return ", ".join(("id", *effects.tracked_columns(mapping)))
 
 
 @cache
@@ -305,7 +369,11 @@ def _lines_sql(lines: Lines, count: int, parent: str | None) -> str:
     fields = _fields(lines.model)
     typed = [f"%s::{_sql_type(fields[c])}" for c in ("position", *lines.columns)]
     row = f"({', '.join(typed + lookups)})"
-    return f"{head} SELECT {parent}.id, v.* FROM {parent}, (VALUES {', '.join([row] * count)}) v"
+    summed = ", ".join(("position", *effects.summed_columns(lines)))
+    return (
+        f"{head} SELECT {parent}.id, v.* FROM {parent}, (VALUES {', '.join([row] * count)}) v "
+        f"RETURNING {summed}"
+    )
 
 
 def _sql_type(field: models.Field) -> str:

@@ -42,6 +42,7 @@ class EntityMapping:
     links: tuple[Link, ...] = ()
     lines: Lines | None = None
     contact_type: str | None = None  # contacts split into customers / vendors
+    checks_totals: bool = False  # a document whose lines and charges must add up to its total
 
     @property
     def table(self) -> str:
@@ -136,6 +137,7 @@ MAPPINGS: tuple[EntityMapping, ...] = (
         ),
         links=(CUSTOMER_LINK,),
         lines=document_lines(erp.InvoiceLine, "invoice_id"),
+        checks_totals=True,
     ),
     EntityMapping(
         entity="bills",
@@ -150,6 +152,7 @@ MAPPINGS: tuple[EntityMapping, ...] = (
         ),
         links=(Link("vendor_id", "vendor_zoho_id", erp.Vendor),),
         lines=document_lines(erp.BillLine, "bill_id"),
+        checks_totals=True,
     ),
     EntityMapping(
         entity="credit-notes",
@@ -163,6 +166,7 @@ MAPPINGS: tuple[EntityMapping, ...] = (
         ),
         links=(CUSTOMER_LINK,),
         lines=document_lines(erp.CreditNoteLine, "credit_note_id"),
+        checks_totals=True,
     ),
     EntityMapping(
         entity="sales-orders",
@@ -172,6 +176,7 @@ MAPPINGS: tuple[EntityMapping, ...] = (
         columns=document_columns("salesorder_number", customer_zoho_id=zoho_id("customer_id")),
         links=(CUSTOMER_LINK,),
         lines=document_lines(erp.SalesOrderLine, "sales_order_id"),
+        checks_totals=True,
     ),
     EntityMapping(
         entity="payments",

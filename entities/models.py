@@ -252,3 +252,25 @@ class PriceListItem(ItemRow):
 
     class Meta(ItemRow.Meta):
         db_table = "price_list_items"
+
+
+class DocumentMismatch(models.Model):
+    """A document whose lines, taxes and discounts do not add up to its total
+    (``entities.accounting``): applied as Zoho sent it, and flagged until a later version
+    adds up or it is deleted."""
+
+    entity = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=64)
+    reason = models.TextField()
+    detected_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "tds_document_mismatches"
+        verbose_name = "document that does not add up"
+        verbose_name_plural = "documents that do not add up"
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "record_id"], name="tds_mismatch_record")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.record_id}: {self.reason[:60]}"

@@ -7,9 +7,12 @@ class ReconciliationConfig(AppConfig):
 
     def ready(self) -> None:
         from reconciliation.budget import BUDGET_FIGURE
+        from reconciliation.current import current_record
         from reconciliation.reconcile import ensure_reconcile_schedule
         from syncqueue import stats
+        from syncqueue.replay import set_current_record_source
         from tds_site.schedules import keep_in_step_after_migrate
 
         keep_in_step_after_migrate(self, ensure_reconcile_schedule)
+        set_current_record_source(current_record)
         stats.register(BUDGET_FIGURE)
