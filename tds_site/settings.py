@@ -83,6 +83,7 @@ def _load() -> dict:
     s["WEBHOOK_RATE_LIMIT"] = read.rate("WEBHOOK_RATE_LIMIT", "100/s")
 
     s["REDIS_URL"] = read.url("REDIS_URL")
+    s["SENTRY_DSN"] = read.url("SENTRY_DSN")
     s["ALERT_EMAIL_ENABLED"] = read.bool("ALERT_EMAIL_ENABLED", False)
     s["ALERT_SLACK_ENABLED"] = read.bool("ALERT_SLACK_ENABLED", False)
     s["ALERT_SLACK_WEBHOOK_URL"] = read.url("ALERT_SLACK_WEBHOOK_URL")
@@ -145,9 +146,15 @@ SECRET_VALUES = tuple(
         ZOHO_REFRESH_TOKEN,  # noqa: F821
         ALERT_SLACK_WEBHOOK_URL,  # noqa: F821 - the URL itself is the Slack credential
         *_email_secrets(EMAIL_URL),  # noqa: F821
+        SENTRY_DSN,  # noqa: F821 - its key is a credential too
     )
     if value and len(value) >= 6
 )
+
+if SENTRY_DSN:  # noqa: F821
+    from tds_site.sentry import start_sentry
+
+    start_sentry(SENTRY_DSN, ENV)  # noqa: F821
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -267,6 +274,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["tds_site.parsers.JsonBodyParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

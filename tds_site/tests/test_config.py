@@ -34,6 +34,8 @@ def run_check(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({"ALERT_FAILURE_RATE_WARNING": "2"}, "ALERT_FAILURE_RATE_WARNING"),
         ({"DATABASE_URL": "nosuch://x"}, "DATABASE_URL"),
+        ({"SENTRY_DSN": "sentry.example"}, "SENTRY_DSN"),
+        ({"LEDGER_RETENTION_DAYS": "0"}, "LEDGER_RETENTION_DAYS"),
     ],
 )
 def test_bad_value_stops_start_up_with_one_line(env, variable):
