@@ -1,4 +1,4 @@
-"""Request bodies of the dashboard API: JSON only, and a body nested too deeply to parse is
+"""JSON request bodies of the dashboard API: a body nested too deeply to parse is
 the client's error (400), not a crash (Python's decoder raises RecursionError, which DRF's
 parser does not catch)."""
 
