@@ -39,18 +39,18 @@ class Command(QClusterCommand):
         cluster = Cluster()
         name = f"{socket.gethostname()}:{cluster.cluster_id.hex[:8]}:{uuid.uuid4().hex[:4]}"
         stop = threading.Event()
-        cluster.start()
-        # Cluster.start installed handlers that stop the sentinel; stop our loop too.
+
+        # Replaces the handlers Cluster() installed, which stop the cluster inside the handler:
+        # that join could interrupt this process mid-transaction (a heartbeat on SQLite holds
+        # the database's one write lock) while the stopping sentinel waits for that lock.
+        # Here the handler only asks; the cluster is stopped below, outside any transaction.
+        def handler(signum, frame):
+            stop.set()
+            request_stop()
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            previous = signal.getsignal(signum)
-
-            def handler(sig, frame, previous=previous):
-                stop.set()
-                request_stop()
-                if callable(previous):
-                    previous(sig, frame)
-
             signal.signal(signum, handler)
+        cluster.start()
         started = timezone.now()
         broker = get_broker()
         logger.info("worker started", extra={"worker": name})
