@@ -86,7 +86,7 @@ ENV_FILE="$PREFIX/.env"
 DATABASE_ENV=/etc/tds-core/database.env
 ENV_CHANGED=0  # .env rewritten: the API must restart (a reload keeps the old settings)
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s  [%s]\n' "$*" "$(date +%T)"; }
 note() { printf '   %s\n' "$*"; }
 # Print a command, then run it unless this is a dry run.
 run() {
@@ -325,6 +325,7 @@ if [ "$WITH_NGINX" = 1 ]; then
         -keyout "$key" -out "$cert"
     fi
   fi
+  site_before="$(md5sum "$NGINX_SITE" 2>/dev/null || true)"
   upstreams="server 127.0.0.1:8001;"
   if [ -n "$BALANCE" ]; then
     # Several API hosts: a host that does not answer is left out for 10 s, and a request it
@@ -343,7 +344,14 @@ if [ "$WITH_NGINX" = 1 ]; then
   run nginx -t
   if [ -d /run/systemd/system ] || [ "$DRY_RUN" = 1 ]; then
     run systemctl enable nginx
-    run systemctl reload-or-restart nginx
+    if [ "$DRY_RUN" = 0 ] && [ "$(md5sum "$NGINX_SITE")" = "$site_before" ] &&
+      systemctl is-active --quiet nginx; then
+      # A reload closes the clients' idle keep-alive connections: a sender that had just
+      # written a webhook on one sees it cut. An upgrade that changes nothing here skips it.
+      note "site unchanged; nginx keeps running as it is"
+    else
+      run systemctl reload-or-restart nginx
+    fi
   fi
 else
   note "skipped (--no-nginx)"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import http.client
-import itertools
 import json
 import socket
 import ssl
@@ -159,28 +158,29 @@ class Load:
 
     def start(self) -> Load:
         self.started = time.monotonic()
-        counter = itertools.count()
         for number in range(self.threads):
             mine = [r for r in range(self.records) if r % self.threads == number]
             source = self.sources[number % len(self.sources)]
-            thread = threading.Thread(target=self._send, args=(mine, counter, source), daemon=True)
+            thread = threading.Thread(target=self._send, args=(mine, source), daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
 
-    def _send(self, records: list[int], counter: itertools.count, source: str | None) -> None:
+    def _send(self, records: list[int], source: str | None) -> None:
         conn = self.site.connection(source)
+        # Each thread keeps its share of the rate; after a stall (a reload, a reboot) it goes
+        # on at that pace instead of catching up in a burst, as a steady sender would.
+        interval = self.threads / self.rate if self.rate else 0.0
+        due = time.monotonic()
         # Seq-major: every record's first event, then every second, … spread over the run.
         for seq in range(1, self.per_record + 1):
             for record in records:
                 if self._stop.is_set():
                     conn.close()
                     return
-                number = next(counter)
-                if self.rate:
-                    delay = self.started + number / self.rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
+                if interval:
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    due = max(due + interval, time.monotonic())
                 conn = self._deliver(conn, record, seq, source)
         conn.close()
 

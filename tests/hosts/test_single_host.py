@@ -152,6 +152,22 @@ def _pids(host: Machine) -> dict[str, str]:
     }
 
 
+def keep(host: Machine, name: str, text: str) -> None:
+    """Evidence for a person reading a run: tests/artifacts/hosts/<host>-<name>."""
+    folder = ROOT / "tests" / "artifacts" / "hosts"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{host.name}-{name}").write_text(text)
+
+
+def worker_stop_seconds(host: Machine) -> float:
+    """How long the worker's last stop took (systemd's Stopping -> Stopped lines)."""
+    lines = host.out("journalctl -u tds-core-worker -o short-unix _PID=1 --no-pager").splitlines()
+    stopping = [float(line.split()[0]) for line in lines if "Stopping tds-core-worker" in line]
+    stopped = [float(line.split()[0]) for line in lines if "Stopped tds-core-worker" in line]
+    assert stopping and stopped, lines
+    return stopped[-1] - stopping[-1]
+
+
 def test_upgrade_under_load_refuses_nothing_and_applies_every_event_once(host, site, report):
     """The runbook's upgrade (new checkout, migrate, reload API, restart worker) while a
     sender posts 50 webhooks/s: no refused connection, no 5xx, each event applied once."""
@@ -171,12 +187,24 @@ def test_upgrade_under_load_refuses_nothing_and_applies_every_event_once(host, s
     assert after["api workers"] != before["api workers"]  # new workers, new code
     assert after["worker"] != before["worker"]  # the worker restarted
     assert "systemctl reload-or-restart tds-core-api.service" in result.stdout
+    stop_seconds = worker_stop_seconds(host)
+    keep(host, "upgrade-install.log", result.stdout + result.stderr)
+    keep(
+        host,
+        "upgrade-worker-journal.log",
+        host.out("journalctl -u tds-core-worker -o short-precise"),
+    )
     assert load.errors == [] and set(load.statuses) == {202}, (load.statuses, load.errors[:5])
+    # SIGTERM lets the tasks in hand finish; far below TimeoutStopSec=180 (no KILL).
+    assert stop_seconds < 60, stop_seconds
     wait_for(lambda: unfinished(host, "up") == 0, 120, "the queue drained")
     assert_applied_once_in_order(host, load)
+    host.run("systemctl restart tds-core-worker")  # the same stop, with nothing to do
+    idle_stop_seconds = worker_stop_seconds(host)
     report(
         f"upgrade under load: {load.sent} events sent at 50/s over "
-        f"{load.finished - load.started:.0f} s, upgrade took {upgrade_seconds:.0f} s; "
+        f"{load.finished - load.started:.0f} s, upgrade took {upgrade_seconds:.0f} s "
+        f"(worker stop {stop_seconds:.1f} s under load, {idle_stop_seconds:.1f} s idle); "
         f"answers {dict(load.statuses)}, refused/errors {len(load.errors)}; all applied once"
     )
 
@@ -222,9 +250,11 @@ def test_backup_from_its_timer_and_restore_on_a_fresh_host(hosts, workdir):
         spare_install: Future = pool.submit(install, spare)
         # The timer, made to fire now rather than at 02:30: the unit it starts is the one
         # installed, unchanged.
-        host.put(
-            "/run/systemd/system/tds-core-backup.timer.d/now.conf",
-            "[Timer]\nOnCalendar=\nOnCalendar=*:*:0/5\n",
+        # (/run is the container's own tmpfs: written from inside.)
+        dropin = "/run/systemd/system/tds-core-backup.timer.d"
+        host.run(
+            f"mkdir -p {dropin} && "
+            f"printf '[Timer]\\nOnCalendar=\\nOnCalendar=*:*:0/5\\n' >{dropin}/now.conf"
         )
         host.run("systemctl daemon-reload && systemctl restart tds-core-backup.timer")
         wait_for(
@@ -238,7 +268,7 @@ def test_backup_from_its_timer_and_restore_on_a_fresh_host(hosts, workdir):
             "the backup service finished",
         )
         assert host.out("systemctl show -p Result --value tds-core-backup.service") == "success"
-        host.run("rm -r /run/systemd/system/tds-core-backup.timer.d && systemctl daemon-reload")
+        host.run(f"rm -r {dropin} && systemctl daemon-reload")
         host.run("systemctl restart tds-core-backup.timer")
         assert "02:30:00" in host.out("systemctl list-timers --no-legend tds-core-backup.timer")
         # The runbook's look at the timer and a backup now.
