@@ -221,7 +221,15 @@ else
 fi
 # The locked releases (pip and setuptools among them), each file checked against its hash;
 # then the project alone, built by the locked setuptools: nothing else is fetched.
-run "$VENV/bin/pip" install --quiet --require-hashes -r "$PREFIX/requirements.txt"
+# An upgrade with the same lock skips the first step (checking every hash takes a while
+# on a busy host); the stamp names the lock's hash.
+stamp="$VENV/.tds-locked-$({ sha256sum <"$PREFIX/requirements.txt" || true; } 2>/dev/null | cut -c1-16)"
+if [ "$DRY_RUN" = 0 ] && [ -f "$stamp" ]; then
+  note "the locked releases are installed already (requirements.txt unchanged)"
+else
+  run "$VENV/bin/pip" install --quiet --require-hashes -r "$PREFIX/requirements.txt"
+  if [ "$DRY_RUN" = 0 ]; then rm -f "$VENV"/.tds-locked-* && touch "$stamp"; fi
+fi
 run "$VENV/bin/pip" install --quiet --no-deps --no-build-isolation "$PREFIX"
 # The services may not write under $PREFIX, so compile the bytecode now.
 run "$VENV/bin/python" -m compileall -q -x '/(venv|tests)/' "$PREFIX"

@@ -408,3 +408,26 @@ def test_install_refuses_unknown_arguments():
     )
     assert result.returncode == 2
     assert "unknown argument: --frobnicate" in result.stderr
+
+
+def test_install_dry_run_of_a_database_host_prints_its_steps_and_no_password():
+    result = subprocess.run(
+        ["bash", str(DEPLOY / "install.sh"), "--dry-run", "--database-host", "--allow",
+         "10.0.0.0/24", "--pgbouncer"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    for expected in (
+        "/conf.d/tds-core.conf (mode 0644",
+        "create role tds, database tsh_erp",
+        "write /etc/pgbouncer/pgbouncer.ini",
+        "systemctl restart pgbouncer",
+        "write /etc/tds-core/database.env (mode 0600, root:root)",
+    ):
+        assert expected in out, expected
+    assert ":6432/tsh_erp" in out  # the app hosts go through PgBouncer
+    assert not re.search(r"[0-9a-f]{48}", out)  # the generated password is never printed
+    assert "useradd" not in out  # a database host runs no app

@@ -122,8 +122,10 @@ class Machine:
             if state not in ("", "initializing", "starting", "running") or (
                 time.monotonic() > deadline
             ):
-                failed = self.run("systemctl --failed --no-legend", check=False).stdout
-                raise AssertionError(f"{self.name} booted {state!r}; failed units:\n{failed}")
+                failed = self.out("systemctl --failed --no-legend --plain", check=False)
+                units = " ".join(f"-u {line.split()[0]}" for line in failed.splitlines() if line)
+                why = self.out(f"journalctl --no-pager -n 40 {units}", check=False)
+                raise AssertionError(f"{self.name} booted {state!r}; failed:\n{failed}\n{why}")
             time.sleep(0.5)
 
     def start(self) -> Machine:
