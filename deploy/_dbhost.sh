@@ -9,7 +9,7 @@ DB_NAME=tsh_erp
 DB_ROLE=tds
 PG_PORT=5432
 PGBOUNCER_PORT=6432
-HBA_BEGIN="# tds-core: app hosts (deploy/install.sh --database-host --allow)"
+HBA_BEGIN="# tds-core: the app hosts, from install.sh --database-host --allow"
 HBA_END="# tds-core: end"
 
 # psql as the postgres superuser over the local socket; SQL holding a password comes on
@@ -23,7 +23,11 @@ database_host() {
   if [ "$WITH_PGBOUNCER" = 1 ]; then wanted+=(pgbouncer); fi
   if [ "$WITH_PACKAGES" = 1 ]; then packages "${wanted[@]}"; else note "skipped (--skip-packages)"; fi
 
-  step "2. PostgreSQL: listen on ${ALLOW:+the private network for $ALLOW}${ALLOW:-localhost only}"
+  if [ -n "$ALLOW" ]; then
+    step "2. PostgreSQL: listen on the network, for the app hosts in $ALLOW"
+  else
+    step "2. PostgreSQL: listen on localhost only"
+  fi
   cluster="$(pg_lsclusters --no-header 2>/dev/null | awk 'NR == 1 {print $1 "/" $2}')"
   if [ -z "$cluster" ]; then
     # The package made no cluster (it was installed with no way to run initdb): make it.
@@ -42,15 +46,24 @@ database_host() {
     "$PG_PORT" "$([ -n "$ALLOW" ] && echo '*' || echo localhost)" |
     put "$conf_dir/conf.d/tds-core.conf" 0644 postgres:postgres
   if [ "$DRY_RUN" = 0 ]; then
-    # The app hosts' lines, replaced as one block on every run.
-    sed -i "/^$HBA_BEGIN$/,/^$HBA_END$/d" "$hba"
+    # The app hosts' lines, replaced as one block on every run (compared as plain text:
+    # no pattern to get wrong).
+    local line inside=0 kept
+    kept="$(mktemp)"
+    while IFS= read -r line || [ -n "$line" ]; do
+      if [ "$line" = "$HBA_BEGIN" ]; then inside=1; fi
+      if [ "$inside" = 0 ]; then printf '%s\n' "$line"; fi
+      if [ "$line" = "$HBA_END" ]; then inside=0; fi
+    done <"$hba" >"$kept"
     {
       echo "$HBA_BEGIN"
       for net in $allow_list; do
         printf 'host %s %s %s scram-sha-256\n' "$DB_NAME" "$DB_ROLE" "$net"
       done
       echo "$HBA_END"
-    } >>"$hba"
+    } >>"$kept"
+    install -m 0640 -o postgres -g postgres "$kept" "$hba"
+    rm -f "$kept"
   fi
   note "pg_hba.conf: $DB_ROLE may reach $DB_NAME from ${ALLOW:-this host only}"
   after="$(cat "$conf_dir/conf.d/tds-core.conf" "$hba" 2>/dev/null | md5sum || true)"
@@ -61,7 +74,12 @@ database_host() {
     run systemctl start postgresql
   fi
   if [ "$DRY_RUN" = 0 ]; then
+    # postgresql.service only fronts the clusters: it reports success even when one fails.
     for _ in $(seq 30); do runuser -u postgres -- pg_isready -q && break; sleep 1; done
+    runuser -u postgres -- pg_isready -q || {
+      echo "install.sh: PostgreSQL did not start; see journalctl -u postgresql@${cluster/\//-}" >&2
+      exit 1
+    }
   fi
 
   step "3. Role $DB_ROLE and database $DB_NAME"
