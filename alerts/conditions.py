@@ -16,7 +16,7 @@ from django.conf import settings
 
 from alerts.models import Code, Severity
 from syncqueue import stats
-from syncqueue.heartbeat import stale_after
+from syncqueue.heartbeat import LostHost, lost_hosts, stale_after
 from syncqueue.holds import AUTO_HOLD_ACTOR
 from syncqueue.models import QueueEntry, RecordHold, WorkerHeartbeat
 
@@ -101,16 +101,22 @@ def check_oldest_pending(now: datetime) -> Reading:
 
 
 def check_worker_down(now: datetime) -> Reading:
-    """Critical when no worker has beaten lately, if one ever ran or work is waiting.
+    """Critical when no worker has beaten lately (if one ever ran or work is waiting), or
+    when a host's workers went silent without a graceful stop while others still beat.
 
     A fresh installation with an empty queue and no worker yet is not an incident.
     """
     window = stale_after()
     threshold = Decimal(int(window.total_seconds()))
+    lost = lost_hosts(now)
     latest = WorkerHeartbeat.objects.order_by("-last_beat_at").first()
     if latest and latest.last_beat_at >= now - window:
-        age = Decimal(int((now - latest.last_beat_at).total_seconds()))
-        return Reading(Code.WORKER_DOWN, None, age, threshold, "a worker is beating")
+        if not lost:
+            age = Decimal(int((now - latest.last_beat_at).total_seconds()))
+            return Reading(Code.WORKER_DOWN, None, age, threshold, "a worker is beating")
+        age = Decimal(int((now - lost[0].last_beat_at).total_seconds()))
+        message = f"worker host {_silent(lost, now)}; other hosts' workers are beating"
+        return Reading(Code.WORKER_DOWN, Severity.CRITICAL, age, threshold, message)
     waiting = QueueEntry.objects.unfinished().count()
     if latest:
         age = Decimal(int((now - latest.last_beat_at).total_seconds()))
@@ -118,11 +124,20 @@ def check_worker_down(now: datetime) -> Reading:
             f"no worker has beaten for {age} s (last: {latest.name} at "
             f"{latest.last_beat_at.isoformat(timespec='seconds')}); {waiting} entries waiting"
         )
+        if lost:
+            message += f"; lost: {_silent(lost, now)}"
         return Reading(Code.WORKER_DOWN, Severity.CRITICAL, age, threshold, message)
     if waiting:
         message = f"no worker has ever started and {waiting} entries are waiting"
         return Reading(Code.WORKER_DOWN, Severity.CRITICAL, Decimal(0), threshold, message)
     return Reading(Code.WORKER_DOWN, None, Decimal(0), threshold, "no worker yet, no work")
+
+
+def _silent(lost: list[LostHost], now: datetime) -> str:
+    return ", ".join(
+        f"{host.host} silent for {int((now - host.last_beat_at).total_seconds())} s"
+        for host in lost
+    )
 
 
 def check_records_held(now: datetime) -> Reading:

@@ -11,7 +11,10 @@ from django.db import models
 from django.http import HttpRequest
 
 from entities import models as erp
-from tds_site.admin_helpers import ReadOnlyAdmin, pretty_json
+from entities.mappings import MAPPINGS
+from tds_site.admin_helpers import ReadOnlyAdmin, pretty_json, record_link
+
+_ENTITY_OF = {mapping.model: mapping.entity for mapping in MAPPINGS}
 
 _SUMMARY = (
     "number",
@@ -40,7 +43,7 @@ class ErpRecordAdmin(ReadOnlyAdmin):
 
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         names = {f.name for f in self.opts.get_fields()}
-        return ("zoho_id", *(n for n in _SUMMARY if n in names), "is_deleted", "synced_at")
+        return ("timeline", *(n for n in _SUMMARY if n in names), "is_deleted", "synced_at")
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         names = {f.name for f in self.opts.get_fields()}
@@ -52,10 +55,15 @@ class ErpRecordAdmin(ReadOnlyAdmin):
             for f in self.opts.concrete_fields
             if f.name not in ("id", "raw") and not f.is_relation
         ]
-        return [*concrete, "raw_display"]
+        return ["timeline", *concrete, "raw_display"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: models.Model | None = None):
         return self.get_fields(request, obj)
+
+    @admin.display(description="zoho id", ordering="zoho_id")
+    def timeline(self, record: models.Model) -> str:
+        """The Zoho id, linked to the record's timeline: every event and what it changed."""
+        return record_link(_ENTITY_OF[type(record)], record.zoho_id)
 
     @admin.display(description="last payload")
     def raw_display(self, record: models.Model) -> str:

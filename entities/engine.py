@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import connection, models
 
+from entities import effects
 from entities.fields import FieldValueError, Source, to_timestamp, to_zoho_id
 from entities.mappings import BY_ENTITY, Backfill, EntityMapping, Lines, Link, backfills_for
 
@@ -65,14 +66,28 @@ class EventWrite:
                 return Written(row[0] if row else None)
             return self._run_step_by_step(cursor)
 
-    def ctes(self, gate: str | None = None) -> tuple[str, list[Any]]:
+    def run_with_changes(self) -> tuple[Written, dict[str, list[Any]] | None]:
+        """Apply the change inside the caller's transaction and say what it changed (None
+        when stale), reading the row before and after: for SQLite and dry runs."""
+        before = effects.snapshot(self.mapping, self.zoho_id)
+        written = self.run()
+        if written.stale:
+            return written, None
+        after = effects.snapshot(self.mapping, self.zoho_id)
+        return written, effects.diff(before, after, lines_replaced=self.lines is not None)
+
+    def ctes(self, gate: str | None = None, before: bool = False) -> tuple[str, list[Any]]:
         """The change as PostgreSQL CTEs, the written row in ``WRITTEN``, and their parameters.
 
         With a ``gate`` (the name of a CTE), nothing is written unless the gate yields a row:
-        the worker's gate is its still-valid lease on the queue entry.
+        the worker's gate is its still-valid lease on the queue entry. With ``before``, the
+        row as it was is in ``effects.BEFORE``, for ``changes_sql``.
         """
         parts = [f"{WRITTEN} AS ({self._record_sql(gate)})"]
         params = list(self.record_params)
+        if before:
+            parts.insert(0, f"{effects.BEFORE} AS ({effects.before_sql(self.mapping)})")
+            params.insert(0, self.zoho_id)
         lines = self.mapping.lines
         if lines is not None and self.lines is not None:
             parts.append(
@@ -90,6 +105,13 @@ class EventWrite:
             )
             params.append(self.zoho_id)
         return ", ".join(parts), params
+
+    def changes_sql(self) -> str:
+        """With ``ctes(before=True)``: a jsonb expression of what the change did, over
+        ``WRITTEN`` left-joined to ``effects.BEFORE``."""
+        if self.lines is None:  # the lines were left alone
+            return effects.changes_sql(self.mapping, WRITTEN, None)
+        return effects.changes_sql(self.mapping, WRITTEN, "new_lines" if self.lines else "")
 
     def _run_step_by_step(self, cursor: Any) -> Written:
         cursor.execute(self._record_sql(gate=None), self.record_params)
@@ -269,7 +291,7 @@ def _upsert_sql(
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) {_values_source(placeholders, gate)} "
         f"ON CONFLICT (zoho_id) DO UPDATE SET {', '.join(assignments)} "
-        f"WHERE {guard} RETURNING id"
+        f"WHERE {guard} RETURNING {_returning(mapping)}"
     )
 
 
@@ -287,8 +309,13 @@ def _delete_sql(entity: str, gate: str | None) -> str:
         f"ON CONFLICT (zoho_id) DO UPDATE SET is_deleted = excluded.is_deleted, "
         f"deleted_at = COALESCE({table}.deleted_at, excluded.deleted_at), "
         f"raw = excluded.raw, synced_at = excluded.synced_at, "
-        f"zoho_last_modified = {newest} RETURNING id"
+        f"zoho_last_modified = {newest} RETURNING {_returning(BY_ENTITY[entity])}"
     )
+
+
+def _returning(mapping: EntityMapping) -> str:
+    """The written row's id, and what the effect ledger compares with the row before."""
+    return ", ".join(("id", *effects.tracked_columns(mapping)))
 
 
 @cache
@@ -305,7 +332,11 @@ def _lines_sql(lines: Lines, count: int, parent: str | None) -> str:
     fields = _fields(lines.model)
     typed = [f"%s::{_sql_type(fields[c])}" for c in ("position", *lines.columns)]
     row = f"({', '.join(typed + lookups)})"
-    return f"{head} SELECT {parent}.id, v.* FROM {parent}, (VALUES {', '.join([row] * count)}) v"
+    summed = ", ".join(("position", *effects.summed_columns(lines)))
+    return (
+        f"{head} SELECT {parent}.id, v.* FROM {parent}, (VALUES {', '.join([row] * count)}) v "
+        f"RETURNING {summed}"
+    )
 
 
 def _sql_type(field: models.Field) -> str:

@@ -21,7 +21,14 @@ from django.http import HttpRequest
 
 from inbox.models import InboxEvent
 from syncqueue.models import QueueEntry
-from tds_site.admin_helpers import ReadOnlyAdmin, admin_link, changelist_link, pre, pretty_json
+from tds_site.admin_helpers import (
+    ReadOnlyAdmin,
+    RecordLinkMixin,
+    admin_link,
+    changelist_link,
+    pre,
+    pretty_json,
+)
 
 
 class ContainsBytes(Func):
@@ -67,12 +74,12 @@ def inbox_search(term: str) -> Q:
 
 
 @admin.register(InboxEvent)
-class InboxEventAdmin(ReadOnlyAdmin):
+class InboxEventAdmin(RecordLinkMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "received_at",
         "entity",
-        "record_id",
+        "record",
         "operation",
         "auth_method",
         "validity",

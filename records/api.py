@@ -38,14 +38,23 @@ class DeadLetterStateSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.Serializer):
     event_id = serializers.CharField()
-    received_at = serializers.DateTimeField()
-    source = serializers.CharField()
+    received_at = serializers.DateTimeField(
+        allow_null=True, help_text="Null once the queue entry is purged."
+    )
+    source = serializers.CharField(allow_blank=True)
     operation = serializers.CharField()
     status = serializers.CharField()
+    purged = serializers.BooleanField(
+        help_text="The queue entry is gone (INBOX_RETENTION_DAYS); the effect ledger remains."
+    )
     attempts = AttemptSerializer(many=True)
     dead_letter = DeadLetterStateSerializer(allow_null=True)
+    applied_at = serializers.DateTimeField(allow_null=True)
     changes = serializers.DictField(
-        child=serializers.ListField(), allow_null=True, help_text="column: [before, after]"
+        child=serializers.ListField(),
+        allow_null=True,
+        help_text='column: [before, after]; "lines": [summary before, summary after]. '
+        "Null when the event changed nothing (not applied, or stale).",
     )
 
 

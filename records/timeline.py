@@ -2,7 +2,9 @@
 
 ``record_timeline`` answers "what happened to invoice 4600000012345?" from the tables that
 keep it: the queue entries of the record (one per event, webhook or reconciliation), each
-with its attempts from the sync log and its dead letter, and the ERP row itself.
+with its attempts from the sync log, its dead letter and what it changed (the effect
+ledger), and the ERP row itself. The ledger outlives the queue (LEDGER_RETENTION_DAYS): an
+event whose entry was purged still shows, from its ledger row, as ``purged``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from django.forms.models import model_to_dict
 
 from entities.mappings import BY_ENTITY
 from syncqueue.holds import is_held
-from syncqueue.models import DeadLetter, QueueEntry, SyncLog
+from syncqueue.models import DeadLetter, QueueEntry, RecordEffect, Status, SyncLog
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,11 @@ def _exact(row: dict[str, Any]) -> dict[str, Any]:
 
 def _events(entity: str, zoho_id: str) -> list[dict[str, Any]]:
     entries = list(QueueEntry.objects.filter(entity=entity, record_id=zoho_id).order_by("id"))
-    ids = [entry.pk for entry in entries]
+    effects = {
+        effect.entry_id: effect
+        for effect in RecordEffect.objects.filter(entity=entity, record_id=zoho_id)
+    }
+    ids = sorted({entry.pk for entry in entries} | effects.keys())
     attempts: dict[int, list[dict[str, Any]]] = {}
     for log in SyncLog.objects.filter(entry_id__in=ids).order_by("entry_id", "attempt", "id"):
         attempts.setdefault(log.entry_id, []).append(
@@ -65,21 +71,28 @@ def _events(entity: str, zoho_id: str) -> list[dict[str, Any]]:
             }
         )
     letters = {letter.entry_id: letter for letter in DeadLetter.objects.filter(entry_id__in=ids)}
-    return [
-        {
-            # The id a webhook's 202 answer gave; a reconciliation event has no inbox row.
-            "event_id": str(entry.inbox_event_id or f"queue-{entry.pk}"),
-            "received_at": entry.created_at,
-            "source": entry.source,
-            "operation": entry.operation,
-            "status": entry.status,
-            "attempts": attempts.get(entry.pk, []),
-            "dead_letter": _dead_letter(letters.get(entry.pk)),
-            # What each applied event changed needs the effect ledger (not kept yet).
-            "changes": None,
-        }
-        for entry in entries
-    ]
+    queued = {entry.pk: entry for entry in entries}
+    events = []
+    for entry_id in ids:  # entry ids are in order of receipt
+        entry, effect = queued.get(entry_id), effects.get(entry_id)
+        inbox_event_id = entry.inbox_event_id if entry else effect.inbox_event_id
+        events.append(
+            {
+                # The id a webhook's 202 answer gave; a reconciliation event has no inbox row.
+                "event_id": str(inbox_event_id or f"queue-{entry_id}"),
+                "entry_id": entry_id,
+                "received_at": entry.created_at if entry else None,
+                "source": entry.source if entry else "",
+                "operation": entry.operation if entry else effect.operation,
+                "status": entry.status if entry else Status.COMPLETED,
+                "purged": entry is None,
+                "attempts": attempts.get(entry_id, []),
+                "dead_letter": _dead_letter(letters.get(entry_id)),
+                "applied_at": effect.applied_at if effect else None,
+                "changes": effect.changes if effect else None,
+            }
+        )
+    return events
 
 
 def _dead_letter(letter: DeadLetter | None) -> dict[str, Any] | None:

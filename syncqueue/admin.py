@@ -25,9 +25,10 @@ from django.utils.timesince import timesince
 
 from syncqueue import operations
 from syncqueue.holds import release_record
-from syncqueue.models import DeadLetter, QueueEntry, RecordHold, SyncLog
+from syncqueue.models import DeadLetter, QueueEntry, RecordEffect, RecordHold, SyncLog
 from tds_site.admin_helpers import (
     ReadOnlyAdmin,
+    RecordLinkMixin,
     actor_of,
     admin_link,
     changelist_link,
@@ -152,11 +153,11 @@ def _attempts_table(logs: list[SyncLog]) -> str:
 
 
 @admin.register(QueueEntry)
-class QueueEntryAdmin(ReadOnlyAdmin):
+class QueueEntryAdmin(RecordLinkMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "entity",
-        "record_id",
+        "record",
         "operation",
         "status",
         "attempts",
@@ -278,11 +279,11 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(ReadOnlyAdmin):
+class DeadLetterAdmin(RecordLinkMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "entity",
-        "record_id",
+        "record",
         "operation",
         "short_error",
         "attempts",
@@ -417,12 +418,12 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SyncLog)
-class SyncLogAdmin(ReadOnlyAdmin):
+class SyncLogAdmin(RecordLinkMixin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "entry",
         "entity",
-        "record_id",
+        "record",
         "operation",
         "attempt",
         "outcome",
@@ -450,10 +451,10 @@ class SyncLogAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RecordHold)
-class RecordHoldAdmin(ReadOnlyAdmin):
+class RecordHoldAdmin(RecordLinkMixin, ReadOnlyAdmin):
     """Held records; releasing one lets its waiting events apply in order."""
 
-    list_display = ("entity", "record_id", "held_at", "held_by", "reason", "waiting")
+    list_display = ("entity", "record", "held_at", "held_by", "reason", "waiting")
     list_filter = ("entity",)
     search_fields = ("=record_id",)
     ordering = ("-held_at",)
@@ -479,3 +480,27 @@ class RecordHoldAdmin(ReadOnlyAdmin):
     def release(self, request: HttpRequest, queryset: QuerySet[RecordHold]) -> None:
         released = sum(release_record(hold.entity, hold.record_id) for hold in queryset)
         self.message_user(request, f"{released} record{'s' if released != 1 else ''} released.")
+
+
+@admin.register(RecordEffect)
+class RecordEffectAdmin(RecordLinkMixin, ReadOnlyAdmin):
+    """The effect ledger: what each applied event changed (kept LEDGER_RETENTION_DAYS)."""
+
+    list_display = ("id", "entity", "record", "operation", "applied_at", "changed_columns")
+    list_filter = ("entity", "operation", "applied_at")
+    search_fields = ("=record_id",)
+    ordering = ("-id",)
+    show_full_result_count = False
+    fields = (
+        ("entity", "record_id", "operation"),
+        ("entry_id", "inbox_event_id", "applied_at"),
+        "changes_display",
+    )
+
+    @admin.display(description="changed")
+    def changed_columns(self, effect: RecordEffect) -> str:
+        return ", ".join(sorted(effect.changes)) or "nothing"
+
+    @admin.display(description="changes")
+    def changes_display(self, effect: RecordEffect) -> str:
+        return pretty_json(effect.changes)

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from syncqueue.models import DeadLetter, Status
 from syncqueue.operations import replay
+from syncqueue.replay import ReplaySource, ReplayUnavailable, preview_replay
 from syncqueue.stats import queue_figures
 
 
@@ -96,6 +97,37 @@ class ReplayedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     replayed = serializers.BooleanField()
     status = serializers.CharField(help_text="The queue entry's status after the replay.")
+    source = serializers.ChoiceField(choices=ReplaySource.choices)
+
+
+class ReplayRequestSerializer(serializers.Serializer):
+    """The optional body of a replay; an empty body replays as received."""
+
+    source = serializers.ChoiceField(
+        choices=ReplaySource.choices,
+        default=ReplaySource.RECEIVED,
+        help_text="received: the payload Zoho sent (kept in the dead letter); zoho: the "
+        "record as Zoho has it now, fetched with the reconciliation credentials.",
+    )
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Show the ERP change the replay would make; change nothing."
+    )
+
+
+class ReplayPreviewSerializer(serializers.Serializer):
+    """``syncqueue.replay.ReplayPreview``."""
+
+    id = serializers.IntegerField(source="dead_letter_id")
+    source = serializers.ChoiceField(choices=ReplaySource.choices)
+    dry_run = serializers.BooleanField(default=True)
+    operation = serializers.CharField(source="event.operation", allow_null=True, default=None)
+    changes = serializers.DictField(
+        child=serializers.ListField(),
+        allow_null=True,
+        help_text='column: [before, after]; "lines": [summary before, summary after].',
+    )
+    stale = serializers.BooleanField(help_text="The ERP holds newer data: nothing would change.")
+    error = serializers.CharField(allow_blank=True, help_text="Why the replay would fail.")
 
 
 def request_actor(request: Request) -> str:
@@ -143,25 +175,42 @@ class DeadLetterListView(generics.ListAPIView):
 
 class DeadLetterReplayView(APIView):
     @extend_schema(
-        request=None,
-        summary="Put one dead letter's event back in the queue",
+        request=ReplayRequestSerializer,
+        summary="Put one dead letter's event back in the queue, or show what that would do",
         responses={
             202: ReplayedSerializer,
+            200: OpenApiResponse(ReplayPreviewSerializer, description="A dry run."),
+            400: OpenApiResponse(description="A bad source or dry_run."),
             404: OpenApiResponse(description="No such dead letter."),
             409: OpenApiResponse(description="Already resolved; nothing to replay."),
+            502: OpenApiResponse(description="Zoho's current record could not be fetched."),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
+        asked = ReplayRequestSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        source, dry_run = asked.validated_data["source"], asked.validated_data["dry_run"]
         dead = get_object_or_404(DeadLetter.objects.select_related("entry"), pk=pk)
         if dead.resolved:
             return Response(
                 {"error": f"dead letter {pk} is already resolved"}, status.HTTP_409_CONFLICT
             )
-        replay(DeadLetter.objects.filter(pk=pk), actor=request_actor(request), user=request.user)
+        if dry_run:
+            return Response(ReplayPreviewSerializer(preview_replay(dead, source)).data)
+        try:
+            replay(
+                DeadLetter.objects.filter(pk=pk),
+                actor=request_actor(request),
+                user=request.user,
+                source=source,
+            )
+        except ReplayUnavailable as error:
+            return Response({"error": str(error)}, status.HTTP_502_BAD_GATEWAY)
         dead.entry.refresh_from_db(fields=["status"])
         body = {
             "id": pk,
             "replayed": dead.entry.status == Status.PENDING,
             "status": dead.entry.status,
+            "source": source,
         }
         return Response(body, status.HTTP_202_ACCEPTED)

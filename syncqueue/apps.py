@@ -16,5 +16,6 @@ class SyncQueueConfig(AppConfig):
         keep_in_step_after_migrate(self, purge.ensure_purge_schedule)
         purge.register(purge.QUEUE_ENTRIES)
         purge.register(purge.SYNC_LOGS)
+        purge.register(purge.RECORD_EFFECTS)
         totals.register(totals.SYNC_ATTEMPTS)
         totals.register(totals.APPLY_LATENCY)

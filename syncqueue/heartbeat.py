@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -21,8 +22,14 @@ def beat(name: str, started_at: datetime) -> None:
             "pid": os.getpid(),
             "started_at": started_at,
             "last_beat_at": now,
+            "stopped_at": None,
         },
     )
+
+
+def sign_off(name: str) -> None:
+    """A graceful stop: this worker's silence from now on is not an outage."""
+    WorkerHeartbeat.objects.filter(name=name).update(stopped_at=timezone.now())
 
 
 def stale_after() -> timedelta:
@@ -33,6 +40,36 @@ def stale_after() -> timedelta:
 def live_workers() -> list[WorkerHeartbeat]:
     since = timezone.now() - stale_after()
     return list(WorkerHeartbeat.objects.filter(last_beat_at__gte=since).order_by("name"))
+
+
+# How long a silent host is still reported as lost; after that it is taken as retired.
+LOST_HOST_MEMORY = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class LostHost:
+    host: str
+    last_beat_at: datetime
+
+
+def lost_hosts(now: datetime) -> list[LostHost]:
+    """Hosts whose workers all went silent without a graceful stop, within the last day.
+
+    One host's loss matters even while another host's workers carry the queue: its share of
+    the capacity is gone, and it may come back with work half done.
+    """
+    window_start = now - LOST_HOST_MEMORY
+    latest_by_host: dict[str, WorkerHeartbeat] = {}
+    for heartbeat in WorkerHeartbeat.objects.filter(last_beat_at__gte=window_start).order_by(
+        "last_beat_at"
+    ):
+        latest_by_host[heartbeat.host] = heartbeat
+    silent_since = now - stale_after()
+    return [
+        LostHost(host, heartbeat.last_beat_at)
+        for host, heartbeat in sorted(latest_by_host.items())
+        if heartbeat.last_beat_at < silent_since and heartbeat.stopped_at is None
+    ]
 
 
 def last_beat() -> datetime | None:

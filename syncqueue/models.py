@@ -217,6 +217,8 @@ class QueueEntry(models.Model):
                 name="tds_queue_record_open",
                 condition=Q(status__in=list(UNFINISHED)),
             ),
+            # A record's timeline: all its entries, finished ones included.
+            models.Index(fields=["entity", "record_id"], name="tds_queue_record"),
             models.Index(fields=["status", "entity"], name="tds_queue_status_entity"),
             models.Index(fields=["completed_at"], name="tds_queue_completed"),
         ]
@@ -241,6 +243,12 @@ class DeadLetter(models.Model):
     replay_count = models.PositiveIntegerField(default=0)
     replayed_at = models.DateTimeField(null=True, blank=True)
     replayed_by = models.CharField(max_length=150, blank=True, default="")
+    replayed_from = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="The last replay's payload: as received (kept here) or Zoho's current record.",
+    )
     resolved = models.BooleanField(default=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.CharField(max_length=150, blank=True, default="")
@@ -260,23 +268,23 @@ class DeadLetter(models.Model):
     ) -> None:  # fmt: skip
         """Dead-letter a queue entry; ``event`` is it, or its claim (what it carries:
         entity, record_id, operation, payload). A letter it already had (an earlier failure
-        that was replayed or resolved) opens again, without the earlier resolution."""
+        that was replayed or resolved) opens again, without the earlier resolution, and
+        keeps the payload as first received (a replay may have sent Zoho's current one)."""
+        reopened = {
+            "entity": event.entity,
+            "record_id": event.record_id,
+            "error": error,
+            "traceback": traceback,
+            "attempts": attempts,
+            "dead_lettered_at": at,
+            "resolved": False,
+            "resolved_at": None,
+            "resolved_by": "",
+            "resolution_note": "",
+        }
+        received = {"operation": event.operation, "payload": event.payload}
         cls.objects.update_or_create(
-            entry_id=entry_id,
-            defaults={
-                "entity": event.entity,
-                "record_id": event.record_id,
-                "operation": event.operation,
-                "payload": event.payload,
-                "error": error,
-                "traceback": traceback,
-                "attempts": attempts,
-                "dead_lettered_at": at,
-                "resolved": False,
-                "resolved_at": None,
-                "resolved_by": "",
-                "resolution_note": "",
-            },
+            entry_id=entry_id, create_defaults={**reopened, **received}, defaults=reopened
         )
 
 
@@ -313,6 +321,9 @@ class WorkerHeartbeat(models.Model):
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     last_beat_at = models.DateTimeField()
+    # Set by a graceful stop (systemctl stop, a deploy): a host whose worker stopped on
+    # purpose is not "down"; one that went silent (a crash, a power cut) is.
+    stopped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "tds_worker_heartbeats"
@@ -361,3 +372,35 @@ class RecordHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.record_id} (held by {self.held_by})"
+
+
+class RecordEffect(models.Model):
+    """The effect ledger: what each applied event changed in its ERP row. Compact, and kept
+    for LEDGER_RETENTION_DAYS after the queue and inbox rows are purged, so a record's
+    timeline still tells its whole story. No foreign keys: it outlives what it names."""
+
+    entity = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=64)
+    entry_id = models.BigIntegerField(help_text="The queue entry that was applied.")
+    inbox_event_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The webhook's event id; none for reconciliation."
+    )
+    operation = models.CharField(max_length=16)
+    applied_at = models.DateTimeField()
+    changes = models.JSONField(
+        help_text='{"column": [before, after], "lines": [summary before, summary after]}: '
+        "only what changed; money as exact decimal strings."
+    )
+
+    class Meta:
+        db_table = "tds_record_effects"
+        verbose_name = "record effect"
+        indexes = [
+            # A record's timeline: its effects in order, from one index range.
+            models.Index(fields=["entity", "record_id", "id"], name="tds_effects_record"),
+            # The purge walks by age.
+            models.Index(fields=["applied_at"], name="tds_effects_applied_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.record_id} by entry {self.entry_id}"

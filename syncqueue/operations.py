@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from syncqueue.dispatch import request_drain
 from syncqueue.models import DeadLetter, Outcome, QueueEntry, Status
-from syncqueue.replay import replay_dead_letters
+from syncqueue.replay import ReplaySource, replay_dead_letters
 
 
 def _audit(user: Model | None, queryset: QuerySet, message: str) -> None:
@@ -32,15 +32,23 @@ def _plain(model: type[Model], queryset: QuerySet) -> QuerySet:
     return model.objects.filter(pk__in=queryset.order_by().values("pk"))
 
 
-def replay(dead_letters: QuerySet[DeadLetter], actor: str, user: Model | None = None) -> int:
-    """Re-queue the unresolved dead letters among ``dead_letters``; returns how many."""
+def replay(
+    dead_letters: QuerySet[DeadLetter],
+    actor: str,
+    user: Model | None = None,
+    source: ReplaySource = ReplaySource.RECEIVED,
+) -> int:
+    """Re-queue the unresolved dead letters among ``dead_letters``, as received or from
+    Zoho's current record (raises ``ReplayUnavailable``); returns how many."""
+    # Fix the set before replaying, so that the history names exactly what was replayed.
+    ids = list(_plain(DeadLetter, dead_letters).filter(resolved=False).values_list("pk", flat=True))
     with transaction.atomic():
-        # Fix the set before replaying, so that the history names exactly what was replayed.
-        ids = list(
-            _plain(DeadLetter, dead_letters).filter(resolved=False).values_list("pk", flat=True)
+        count = replay_dead_letters(DeadLetter.objects.filter(pk__in=ids), actor, source)
+        _audit(
+            user,
+            DeadLetter.objects.filter(pk__in=ids),
+            f"Replayed {ReplaySource(source).label} by {actor}.",
         )
-        count = replay_dead_letters(DeadLetter.objects.filter(pk__in=ids), actor=actor)
-        _audit(user, DeadLetter.objects.filter(pk__in=ids), f"Replayed by {actor}.")
         transaction.on_commit(request_drain)
     return count
 

@@ -27,6 +27,7 @@ from django.db import InterfaceError, InternalError, OperationalError, connectio
 from django.db.models import F
 from django.utils import timezone
 
+from entities.effects import BEFORE
 from entities.engine import WRITTEN, EventWrite, plan_event
 from syncqueue.claims import Claim, claim_batch, release_claims
 from syncqueue.drain_settings import (
@@ -35,7 +36,15 @@ from syncqueue.drain_settings import (
     set_session_settings,
 )
 from syncqueue.holds import hold_if_failing_repeatedly
-from syncqueue.models import SUCCEEDED, DeadLetter, Outcome, QueueEntry, Status, SyncLog
+from syncqueue.models import (
+    SUCCEEDED,
+    DeadLetter,
+    Outcome,
+    QueueEntry,
+    RecordEffect,
+    Status,
+    SyncLog,
+)
 from syncqueue.shutdown import stop_requested
 from tds_site.postgresql.base import closed_by_server
 
@@ -176,7 +185,10 @@ def process_claim(claim: Claim, worker: str) -> Outcome | HandedBack:
         if connection.vendor == "postgresql":
             return _apply_in_one_statement(claim, write, worker, now)
         with transaction.atomic():
-            outcome = Outcome.STALE if write.run().stale else Outcome.APPLIED
+            written, changes = write.run_with_changes()
+            if changes is not None:
+                _record_effect(claim, changes, now)
+            outcome = Outcome.STALE if written.stale else Outcome.APPLIED
             return _complete(claim, outcome, started, worker, now)
     except LeaseLost:
         logger.warning("lease lost", extra={"entry_id": claim.entry_id, "worker": worker})
@@ -200,7 +212,7 @@ _DEAD_LETTERS = DeadLetter._meta.db_table
 # The lease gates the whole statement: if another worker took the entry over, the lease
 # CTE is empty and nothing at all is written.
 _LEASE = (
-    f"lease AS (SELECT id FROM {_QUEUE} "
+    f"lease AS (SELECT id, inbox_event_id FROM {_QUEUE} "
     f"WHERE id = %s AND status = '{Status.PROCESSING}' AND claim_token = %s FOR UPDATE)"
 )
 _DONE = (
@@ -216,6 +228,13 @@ _LOGGED = (
     f"SELECT done.id, %s, %s, %s, %s, done.outcome, "
     f"round(extract(epoch FROM clock_timestamp() - %s) * 1000, 3), %s, '', %s, %s FROM done)"
 )
+_EFFECTS = RecordEffect._meta.db_table
+# The effect ledger's row: only when the change was written (a stale one changed nothing).
+_EFFECT = (
+    f"effect AS (INSERT INTO {_EFFECTS} (entity, record_id, entry_id, inbox_event_id, "
+    f"operation, applied_at, changes) SELECT %s, %s, lease.id, lease.inbox_event_id, %s, %s, "
+    "{changes} FROM {written} CROSS JOIN lease LEFT JOIN {before} ON TRUE)"
+)
 _RESOLVED = (
     f"resolved AS (UPDATE {_DEAD_LETTERS} SET resolved = TRUE, resolved_at = %s, "
     f"resolution_note = %s WHERE entry_id IN (SELECT id FROM done) AND resolved = FALSE)"
@@ -227,11 +246,13 @@ def _apply_in_one_statement(claim: Claim, write: EventWrite, worker: str, now) -
     one statement, so one round trip and one implicit transaction; behind PgBouncer, an
     explicit one that sets the drain's settings first (raises LeaseLost)."""
     at = connection.ops.adapt_datetimefield_value(now)
-    change, change_params = write.ctes(gate="lease")
-    ctes = [_LEASE, change, _DONE, _LOGGED]
+    change, change_params = write.ctes(gate="lease", before=True)
+    effect = _EFFECT.format(changes=write.changes_sql(), written=WRITTEN, before=BEFORE)
+    ctes = [_LEASE, change, _DONE, _LOGGED, effect]
     params = [claim.entry_id, claim.token, *change_params, at, at]
     params += [claim.entity, claim.record_id, claim.operation, claim.attempt]
     params += [at, _latency_ms(claim, now), worker, at]
+    params += [claim.entity, claim.record_id, claim.operation, at]
     if claim.replayed:
         ctes.append(_RESOLVED)
         params += [at, REPLAY_RESOLUTION]
@@ -241,6 +262,21 @@ def _apply_in_one_statement(claim: Claim, write: EventWrite, worker: str, now) -
     if row is None:
         raise LeaseLost(claim.entry_id)
     return Outcome(row[0])
+
+
+def _record_effect(claim: Claim, changes: dict, now) -> None:
+    """Step by step: the effect ledger's row of an applied change."""
+    RecordEffect.objects.create(
+        entity=claim.entity,
+        record_id=claim.record_id,
+        entry_id=claim.entry_id,
+        inbox_event_id=QueueEntry.objects.values_list("inbox_event_id", flat=True).get(
+            pk=claim.entry_id
+        ),
+        operation=claim.operation,
+        applied_at=now,
+        changes=changes,
+    )
 
 
 def _superseded(claim: Claim) -> bool:

@@ -6,6 +6,7 @@ a cutoff) when it starts, and ``tds_purge`` runs them all in order. This app's o
   (finished: ``completed``, with no open dead letter);
 - sync log rows written before the log cutoff, unless their entry is still in the queue
   and not finished (an open problem keeps its attempt history).
+- effect ledger rows older than the ledger cutoff (a record's timeline outlives its events).
 The inbox registers its events (``inbox.history``).
 
 A cutoff of now (``--days 0``) takes all finished history. Never touched: pending,
@@ -29,7 +30,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from syncqueue import totals
-from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
+from syncqueue.models import DeadLetter, QueueEntry, RecordEffect, Status, SyncLog
 from tds_site.schedules import keep_schedule
 
 BATCH_SIZE = 5000
@@ -53,10 +54,15 @@ def purgeable_logs(cutoff: datetime) -> QuerySet[SyncLog]:
 
 
 class Retention(Enum):
-    """Which retention period a table keeps: INBOX_RETENTION_DAYS or LOG_RETENTION_DAYS."""
+    """Which retention period a table keeps: the setting that says how many days."""
 
-    INBOX = "inbox"
-    LOGS = "logs"
+    INBOX = "INBOX_RETENTION_DAYS"
+    LOGS = "LOG_RETENTION_DAYS"
+    LEDGER = "LEDGER_RETENTION_DAYS"
+
+    @property
+    def days(self) -> int:
+        return getattr(settings, self.value)
 
 
 @dataclass(frozen=True)
@@ -160,18 +166,30 @@ def _delete_entries(candidates: QuerySet, ids: list[int]) -> int:
         return cursor.rowcount
 
 
+def purgeable_effects(cutoff: datetime) -> QuerySet[RecordEffect]:
+    return RecordEffect.objects.filter(applied_at__lt=cutoff)
+
+
+def _delete_by_id(candidates: QuerySet, ids: list[int]) -> int:
+    count, _ = candidates.filter(pk__in=ids).delete()
+    return count
+
+
 QUEUE_ENTRIES = History("queue entries", 10, Retention.INBOX, purgeable_entries, _delete_entries)
 SYNC_LOGS = History("sync logs", 30, Retention.LOGS, purgeable_logs, delete_counted)
+RECORD_EFFECTS = History("record effects", 40, Retention.LEDGER, purgeable_effects, _delete_by_id)
+
+
+def retention_days(days: int | None = None) -> dict[Retention, int]:
+    """``days`` for everything, or by default each table's retention setting."""
+    return {retention: retention.days if days is None else days for retention in Retention}
 
 
 def retention_cutoffs(now: datetime, days: int | None = None) -> Cutoffs:
-    """The cutoffs for keeping ``days`` of everything, or by default INBOX_RETENTION_DAYS of
-    inbox and queue and LOG_RETENTION_DAYS of logs."""
-    inbox_days = settings.INBOX_RETENTION_DAYS if days is None else days
-    log_days = settings.LOG_RETENTION_DAYS if days is None else days
+    """The cutoffs for keeping ``days`` of everything, or by default each table's
+    retention setting (INBOX_RETENTION_DAYS, LOG_RETENTION_DAYS, LEDGER_RETENTION_DAYS)."""
     return {
-        Retention.INBOX: now - timedelta(days=inbox_days),
-        Retention.LOGS: now - timedelta(days=log_days),
+        retention: now - timedelta(days=kept) for retention, kept in retention_days(days).items()
     }
 
 

@@ -39,6 +39,23 @@ def changelist_link(model_label: str, query: str, text: str) -> SafeString:
     return format_html('<a href="{}?{}">{}</a>', url, query, text)
 
 
+def record_link(entity: str, record_id: str) -> SafeString | str:
+    """A record id linked to its timeline in the console (``records.admin_views``)."""
+    if not entity or not record_id:  # a rejected webhook may name no record
+        return record_id or "-"
+    url = reverse("admin-record-timeline", args=[entity, record_id])
+    return format_html('<a href="{}" title="its timeline">{}</a>', url, record_id)
+
+
+class RecordLinkMixin:
+    """For admins of rows that name a record (``entity``, ``record_id``): their lists show
+    ``record``, the id linked to the record's timeline."""
+
+    @admin.display(description="record id", ordering="record_id")
+    def record(self, row: Model) -> SafeString | str:
+        return record_link(row.entity, row.record_id)
+
+
 def actor_of(request: HttpRequest) -> str:
     """How the console names a person in DeadLetter.replayed_by / resolved_by."""
     return f"{request.user.get_username()} (admin)"[:150]

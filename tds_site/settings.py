@@ -90,6 +90,7 @@ def _load() -> dict:
     s["EMAIL_URL"] = read.url("EMAIL_URL")
     s["INBOX_RETENTION_DAYS"] = read.int("INBOX_RETENTION_DAYS", 7, minimum=1)
     s["LOG_RETENTION_DAYS"] = read.int("LOG_RETENTION_DAYS", 90, minimum=1)
+    s["LEDGER_RETENTION_DAYS"] = read.int("LEDGER_RETENTION_DAYS", 365, minimum=1)
     s["ALERT_PENDING_WARNING"] = read.int("ALERT_PENDING_WARNING", 500)
     s["ALERT_PENDING_CRITICAL"] = read.int("ALERT_PENDING_CRITICAL", 1000)
     s["ALERT_DLQ_WARNING"] = read.int("ALERT_DLQ_WARNING", 50)

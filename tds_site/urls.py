@@ -10,6 +10,8 @@ handler404 = "tds_site.views.not_found"
 urlpatterns = [
     *either_slash([path("health", health, name="health")]),
     path("webhooks/", include("inbox.urls")),
+    # Before the admin's own URLs, which would answer 404 for these.
+    path("admin/", include("records.admin_urls")),
     path("admin/", admin.site.urls),
     path("", include("alerts.urls")),
     path("", include("metrics.urls")),

@@ -325,3 +325,17 @@ class TokenFactory(factory.django.DjangoModelFactory):
         model = "authtoken.Token"
 
     user = factory.SubFactory(UserFactory)
+
+
+class RecordEffectFactory(factory.django.DjangoModelFactory):
+    """An effect ledger row: a product's name changed by an event applied just now."""
+
+    class Meta:
+        model = "syncqueue.RecordEffect"
+
+    entity = "products"
+    record_id = factory.Sequence(lambda n: f"{4600000000000 + n}")
+    entry_id = factory.Sequence(lambda n: n + 1)
+    operation = "update"
+    applied_at = factory.LazyFunction(timezone.now)
+    changes = factory.LazyFunction(lambda: {"name": ["Panel", "LED Panel"]})

@@ -223,12 +223,50 @@ class TestWorkerDown:
         run_monitor()
         assert unresolved("worker_down") == []
 
-    def test_one_live_worker_among_dead_ones_is_enough(self):
-        WorkerHeartbeatFactory(last_beat_at=timezone.now() - timedelta(hours=1))
-        WorkerHeartbeatFactory()
+    def test_a_restarted_worker_replaces_its_dead_predecessor_on_the_same_host(self):
+        WorkerHeartbeatFactory(
+            host="app-1", pid=1, last_beat_at=timezone.now() - timedelta(hours=1)
+        )
+        WorkerHeartbeatFactory(host="app-1", pid=2)
         QueueEntryFactory()
         run_monitor()
         assert not Alert.objects.filter(code="worker_down").exists()
+
+    def test_a_lost_host_is_named_while_another_host_carries_the_work(self):
+        lost = WorkerHeartbeatFactory(
+            host="app-2", last_beat_at=timezone.now() - timedelta(minutes=3)
+        )
+        WorkerHeartbeatFactory(host="app-1")
+        run_monitor()
+        [alert] = unresolved("worker_down")
+        assert alert.severity == "critical"
+        assert alert.message.startswith("worker host app-2 silent for 18")
+        assert "app-1" not in alert.message
+
+        WorkerHeartbeatFactory(host="app-2", pid=7)  # the host is back, a new worker beats
+        run_monitor()
+        assert unresolved("worker_down") == []
+        lost.refresh_from_db()  # the old row stays as history; the host is what counts
+        assert lost.stopped_at is None
+
+    def test_a_host_stopped_gracefully_or_silent_for_a_day_is_not_lost(self):
+        WorkerHeartbeatFactory(
+            host="app-2",
+            last_beat_at=timezone.now() - timedelta(minutes=3),
+            stopped_at=timezone.now() - timedelta(minutes=3),
+        )
+        WorkerHeartbeatFactory(host="app-3", last_beat_at=timezone.now() - timedelta(hours=25))
+        WorkerHeartbeatFactory(host="app-1")
+        run_monitor()
+        assert not Alert.objects.filter(code="worker_down").exists()
+
+    def test_when_every_worker_is_silent_the_lost_hosts_are_named_too(self):
+        WorkerHeartbeatFactory(host="app-1", last_beat_at=timezone.now() - timedelta(minutes=2))
+        WorkerHeartbeatFactory(host="app-2", last_beat_at=timezone.now() - timedelta(minutes=3))
+        run_monitor()
+        [alert] = unresolved("worker_down")
+        assert "lost: app-1 silent for 12" in alert.message
+        assert "app-2 silent for 18" in alert.message
 
 
 def test_acknowledged_alert_is_reopened_by_escalation(settings, live_worker):

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
+from inbox.models import InboxEvent
 from syncqueue.claims import claim_batch
+from syncqueue.models import QueueEntry
 from syncqueue.processing import process_claim
 from tests.factories import TokenFactory, UserFactory
 from tests.support import signed_post
@@ -55,7 +61,26 @@ def test_the_timeline_shows_the_erp_row_and_every_event_in_order(
         ["applied"],
         ["applied"],
     ]
-    assert all(e["received_at"] and e["changes"] is None for e in body["events"])
+    assert all(e["received_at"] and not e["purged"] for e in body["events"])
+    assert body["events"][0]["changes"]["number"] == [None, record["invoice_number"]]
+    assert body["events"][1]["changes"]["total"] == ["1484000.000000", "999.500000"]
+
+
+def test_the_timeline_outlives_the_purge_of_its_events(client, staff_auth, fixture_payload):
+    invoice = fixture_payload("invoice")
+    event_id = _send(client, invoice)
+    _drain()
+    month_ago = timezone.now() - timedelta(days=30)
+    QueueEntry.objects.update(completed_at=month_ago)
+    InboxEvent.objects.update(received_at=month_ago)
+    call_command("tds_purge", stdout=StringIO())  # 7 days of queue and inbox, a year of ledger
+    assert not QueueEntry.objects.exists()
+    zoho_id = invoice["invoice"]["invoice_id"]
+    body = client.get(f"/dashboard/records/invoices/{zoho_id}", **staff_auth).json()
+    [event] = body["events"]
+    assert (event["event_id"], event["purged"], event["received_at"]) == (event_id, True, None)
+    assert event["changes"]["number"] == [None, invoice["invoice"]["invoice_number"]]
+    assert event["applied_at"]
 
 
 def test_an_unknown_record_or_entity_is_a_404_with_a_reason(client, staff_auth):

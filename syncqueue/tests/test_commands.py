@@ -18,12 +18,13 @@ from django.db import connection
 from django.utils import timezone
 
 from inbox.models import InboxEvent
-from syncqueue.models import DeadLetter, QueueEntry, Status, SyncLog
+from syncqueue.models import DeadLetter, QueueEntry, RecordEffect, Status, SyncLog
 from syncqueue.stats import queue_figures
 from tests.factories import (
     DeadLetterFactory,
     InboxEventFactory,
     QueueEntryFactory,
+    RecordEffectFactory,
     SyncLogFactory,
 )
 
@@ -97,6 +98,19 @@ def test_replay_dry_run_lists_and_changes_nothing(dead_letters, args, listed):
     assert _replayed() == set() and _pending() == set()
 
 
+def test_the_effect_ledger_outlives_the_queue_for_its_own_retention(settings):
+    settings.INBOX_RETENTION_DAYS = 7
+    settings.LEDGER_RETENTION_DAYS = 365
+    _history(old_days=30)
+    now = timezone.now()
+    kept = RecordEffectFactory(applied_at=now - timedelta(days=30))
+    RecordEffectFactory(applied_at=now - timedelta(days=366))
+    out = run("tds_purge")
+    assert "record effects since" in out and "(365 days)" in out
+    assert "deleted 2 queue entries, 2 inbox events, 0 sync logs, 1 record effects" in out
+    assert list(RecordEffect.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -168,7 +182,7 @@ def test_purge_dry_run_counts_and_deletes_nothing():
 def test_purge_deletes_finished_history_only():
     rows = _history()
     out = run("tds_purge", "--days", "7", "--batch-size", "1")
-    assert "deleted 2 queue entries, 2 inbox events, 1 sync logs" in out
+    assert "deleted 2 queue entries, 2 inbox events, 1 sync logs, 0 record effects" in out
     assert "  queue entries: 1/2" in out and "  queue entries: 2/2" in out  # batch by batch
 
     kept_entries = {QueueEntry.objects.get(pk=e.pk).status for e in QueueEntry.objects.all()}
@@ -384,5 +398,7 @@ def test_the_worker_purges_daily_by_the_retention_settings():
     long_ago = timezone.now() - timedelta(days=30)
     QueueEntry.objects.enqueue([NewEvent("products", "P1", "update", {"item_id": "P1"})])
     QueueEntry.objects.update(status=Status.COMPLETED, completed_at=long_ago)
-    assert scheduled_purge() == "1 queue entries, 0 inbox events, 0 sync logs deleted"
+    assert scheduled_purge() == (
+        "1 queue entries, 0 inbox events, 0 sync logs, 0 record effects deleted"
+    )
     assert not QueueEntry.objects.exists()

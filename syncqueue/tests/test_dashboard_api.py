@@ -39,7 +39,7 @@ def served(response, url: str, dead) -> bool:
         return body["by_status"]["dead_letter"] == 1
     if url == "/dashboard/dead-letters":
         return [row["id"] for row in body["results"]] == [dead.pk]
-    return body == {"id": dead.pk, "replayed": True, "status": "pending"}
+    return body == {"id": dead.pk, "replayed": True, "status": "pending", "source": "received"}
 
 
 @pytest.fixture
@@ -155,7 +155,12 @@ def test_replay_puts_the_event_back_and_records_who(client, staff, staff_token):
     dead = DeadLetterFactory()
     response = _call(client, "post", f"/dashboard/dead-letters/{dead.pk}/replay", staff_token)
     assert response.status_code == 202
-    assert response.json() == {"id": dead.pk, "replayed": True, "status": "pending"}
+    assert response.json() == {
+        "id": dead.pk,
+        "replayed": True,
+        "status": "pending",
+        "source": "received",
+    }
     entry = QueueEntry.objects.get()
     assert (entry.status, entry.attempts, entry.replayed) == (Status.PENDING, 0, True)
     dead.refresh_from_db()

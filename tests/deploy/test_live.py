@@ -20,7 +20,7 @@ import pytest
 
 from inbox.models import InboxEvent
 from inbox.signatures import sign
-from syncqueue.models import QueueEntry
+from syncqueue.models import QueueEntry, WorkerHeartbeat
 from tests.deploy.conftest import (
     DEPLOY,
     ROOT,
@@ -396,16 +396,24 @@ def test_socket_activated_restarts_rotate_the_secret_without_losing_webhooks(
 
 
 def test_worker_unit_command_starts_and_stops_gracefully(tmp_path, live_processes):
-    """`python manage.py qcluster` as tds-core-worker.service runs it; SIGTERM ends it."""
-    worker = LiveProcess(
-        [str(VENV_BIN / "python"), "manage.py", "qcluster"],
-        process_env(WORKER_POLL_INTERVAL="0.5"),
-        tmp_path / "worker.log",
-    )
-    live_processes.append(worker)
-    wait_until(lambda: "worker started" in worker.output(), 30, worker.output)
-    assert worker.proc.poll() is None
-    started = time.monotonic()
-    worker.stop(timeout=60)  # SIGTERM, as systemctl stop sends
-    assert worker.proc.returncode == 0, worker.log_path.read_text()[-2000:]
-    assert time.monotonic() - started < 30
+    """`python manage.py qcluster` as tds-core-worker.service runs it; SIGTERM ends it, right
+    after start-up (a stop used to deadlock there on SQLite) and after beating, when it
+    records its graceful stop so the monitor does not call its host lost."""
+    for run in ("at-start", "after-a-beat"):
+        worker = LiveProcess(
+            [str(VENV_BIN / "python"), "manage.py", "qcluster"],
+            process_env(WORKER_POLL_INTERVAL="0.5"),
+            tmp_path / f"worker-{run}.log",
+        )
+        live_processes.append(worker)
+        wait_until(lambda: "worker started" in worker.output(), 30, worker.output)
+        if run == "after-a-beat":
+            wait_until(lambda: WorkerHeartbeat.objects.exists(), 30, worker.output)
+        assert worker.proc.poll() is None
+        started = time.monotonic()
+        worker.stop(timeout=60)  # SIGTERM, as systemctl stop sends
+        assert worker.proc.returncode == 0, worker.log_path.read_text()[-2000:]
+        assert time.monotonic() - started < 30
+    heartbeats = list(WorkerHeartbeat.objects.all())  # the first run may not have beaten yet
+    assert heartbeats
+    assert all(h.stopped_at and h.stopped_at >= h.last_beat_at for h in heartbeats)

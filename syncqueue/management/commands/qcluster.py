@@ -21,7 +21,7 @@ from django_q.management.commands.qcluster import Command as QClusterCommand
 
 from syncqueue.claims import has_claimable_entries
 from syncqueue.dispatch import enqueue_drains
-from syncqueue.heartbeat import beat
+from syncqueue.heartbeat import beat, sign_off
 from syncqueue.shutdown import request_stop, share_stop_request
 
 logger = logging.getLogger("tds.worker")
@@ -71,4 +71,8 @@ class Command(QClusterCommand):
                     failures = 0
             stop.wait(settings.WORKER_POLL_INTERVAL)
         cluster.stop()
+        try:
+            sign_off(name)
+        except Exception:  # the database is away: the monitor will call this host lost
+            logger.exception("worker could not record its graceful stop")
         connections.close_all()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
@@ -15,15 +14,23 @@ from syncqueue.purge import (
     histories,
     purge,
     retention_cutoffs,
+    retention_days,
 )
 from tds_site.command_arguments import whole_number
+
+KEPT = (
+    ("inbox and queue", Retention.INBOX),
+    ("sync logs", Retention.LOGS),
+    ("record effects", Retention.LEDGER),
+)
 
 
 class Command(BaseCommand):
     help = (
-        "Delete completed queue entries, their inbox events and old sync logs. Keeps "
-        "INBOX_RETENTION_DAYS of inbox and queue and LOG_RETENTION_DAYS of logs unless "
-        "--days is given. Never deletes unfinished or unresolved events."
+        "Delete completed queue entries, their inbox events, old sync logs and old effect "
+        "ledger rows. Keeps INBOX_RETENTION_DAYS of inbox and queue, LOG_RETENTION_DAYS of "
+        "logs and LEDGER_RETENTION_DAYS of the ledger unless --days is given. Never deletes "
+        "unfinished or unresolved events."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,14 +43,13 @@ class Command(BaseCommand):
     def handle(self, *args, days: str | None, batch_size: str, dry_run: bool, **_):
         batch = whole_number("--batch-size", batch_size)
         keep = None if days is None else whole_number("--days", days, minimum=0)
-        inbox_days = settings.INBOX_RETENTION_DAYS if keep is None else keep
-        log_days = settings.LOG_RETENTION_DAYS if keep is None else keep
+        days_kept = retention_days(keep)
         cutoffs = retention_cutoffs(timezone.now(), keep)
-        inbox_cutoff, log_cutoff = cutoffs[Retention.INBOX], cutoffs[Retention.LOGS]
-        self.stdout.write(
-            f"keeping inbox and queue since {inbox_cutoff:%Y-%m-%d %H:%M} ({inbox_days} days), "
-            f"sync logs since {log_cutoff:%Y-%m-%d %H:%M} ({log_days} days)"
+        kept = ", ".join(
+            f"{what} since {cutoffs[retention]:%Y-%m-%d %H:%M} ({days_kept[retention]} days)"
+            for what, retention in KEPT
         )
+        self.stdout.write(f"keeping {kept}")
         started = time.monotonic()
         if dry_run:
             counts = count_purgeable(cutoffs)
