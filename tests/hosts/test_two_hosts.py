@@ -7,6 +7,8 @@ The three containers are made once and reconfigured for PgBouncer, not rebuilt."
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -29,6 +31,14 @@ class Cluster:
 
     def psql(self, sql: str) -> str:
         return self.db.psql(sql)
+
+
+def on_both(action: Callable[[Machine], object], cluster: Cluster) -> None:
+    """``action`` on both app hosts at once, as an operator with two terminals would (a
+    worker's stop may last until its TimeoutStopSec)."""
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(action, m) for m in (cluster.app1, cluster.app2)]:
+            future.result()
 
 
 def copy_file(source: Machine, path: str, target: Machine, dest: str, mode: int) -> None:
@@ -78,9 +88,7 @@ def both_apis_answer(cluster: Cluster) -> None:
 def drain_rate(cluster: Cluster, run: str, workers: list[Machine], events: int) -> float:
     """Events/s the workers on ``workers`` apply: a backlog sent with every worker stopped,
     then drained by those alone."""
-    everyone = (cluster.app1, cluster.app2)
-    for machine in everyone:
-        machine.run("systemctl stop tds-core-worker")
+    on_both(lambda machine: machine.run("systemctl stop tds-core-worker"), cluster)
     load = Load(cluster.site, run, records=events // 10, per_record=10, sources=SENDERS)
     load.start().wait()
     assert load.errors == [] and load.sent == events, (load.statuses, load.errors[:5])
@@ -90,8 +98,7 @@ def drain_rate(cluster: Cluster, run: str, workers: list[Machine], events: int) 
     wait_for(lambda: unfinished(cluster.db, run) == 0, 300, f"{run} drained", every=0.5)
     rate = events / (time.monotonic() - started)
     INGEST[run] = events / (load.finished - load.started)
-    for machine in everyone:
-        machine.run("systemctl start tds-core-worker")
+    on_both(lambda machine: machine.run("systemctl start tds-core-worker"), cluster)
     assert_applied_once_in_order(cluster.db, load)
     return rate
 
@@ -184,11 +191,14 @@ def test_the_same_behind_pgbouncer_in_transaction_mode(cluster, report):
     values = {"app network": f"{SUBNET}.0/24"}
     runbook.run(cluster.db, "PgBouncer in front of PostgreSQL", 0, values)
     assert cluster.db.active("pgbouncer") == "active"
-    for machine in (cluster.app1, cluster.app2):
+
+    def switch(machine: Machine) -> None:
         copy_file(cluster.db, DATABASE_ENV, machine, DATABASE_ENV, 0o600)
         runbook.run(machine, "PgBouncer in front of PostgreSQL", 1, env=INSTALL_ENV)
         env = machine.read("/opt/tds_core/.env")
         assert ":6432/tsh_erp" in env and "DATABASE_PGBOUNCER=true" in env
+
+    on_both(switch, cluster)
     both_apis_answer(cluster)
     rate = drain_rate(cluster, "pb", [cluster.app1, cluster.app2], 3000)
     report(
