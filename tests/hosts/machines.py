@@ -119,7 +119,8 @@ class Machine:
             state = result.stdout.strip()
             if state == "running" and self.address in self.out("ip -4 -br addr show host0"):
                 return
-            if state not in ("", "initializing", "starting", "running") or (
+            # "offline": PID 1 is up but its bus not yet (the first moments of a boot).
+            if state not in ("", "offline", "initializing", "starting", "running") or (
                 time.monotonic() > deadline
             ):
                 failed = self.out("systemctl --failed --no-legend --plain", check=False)
