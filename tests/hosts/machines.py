@@ -28,6 +28,15 @@ def sh(*argv: str, check: bool = True, timeout: float = 60) -> subprocess.Comple
     return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=timeout)
 
 
+def cgroup_roots() -> list[Path]:
+    """Where a container's own cgroup goes: the unified hierarchy alone (cgroup v2), or the
+    named systemd hierarchy and the unified one (the hybrid v1 layout)."""
+    base = Path("/sys/fs/cgroup")
+    if (base / "cgroup.procs").exists():
+        return [base / "tds-hosts"]
+    return [base / sub / "tds-hosts" for sub in ("systemd", "unified") if (base / sub).is_dir()]
+
+
 class Network:
     """The bridge every test machine's veth joins; this machine is its .1."""
 
@@ -85,8 +94,24 @@ class Machine:
             "--register=no", "--keep-unit", "-b", f"--network-bridge={BRIDGE}",
         ]  # fmt: skip
         argv += [f"--bind-ro={host}:{inside}" for host, inside in self.binds.items()]
+        # --keep-unit makes the caller's cgroup the container's: each machine needs one of its
+        # own, or their systemds share /system.slice/… and each waits, at a unit's stop, for
+        # the other machines' processes of the same unit.
+        cgroups = [root / self.name for root in cgroup_roots()]
+        for cgroup in cgroups:
+            cgroup.mkdir(parents=True, exist_ok=True)
+
+        def own_cgroup() -> None:
+            for cgroup in cgroups:
+                (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
         self.process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=console, stderr=console, start_new_session=True
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=console,
+            start_new_session=True,
+            preexec_fn=own_cgroup,
         )
         console.close()
         self.boots += 1
@@ -164,6 +189,10 @@ class Machine:
                 self.process.wait(timeout=30)
         sh("umount", "-l", str(self.root), check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+        for root in cgroup_roots():  # the machine's cgroups, deepest first
+            for cgroup in sorted((root / self.name).glob("**/"), reverse=True):
+                with contextlib.suppress(OSError):
+                    cgroup.rmdir()
 
     # -- inside --------------------------------------------------------------------------
 
