@@ -20,3 +20,4 @@ operator
 django_db_setup
 in_test_transaction
 busy_queue
+host_stage

@@ -22,6 +22,8 @@ UNITS = (
     "tds-core-worker.service",
     "tds-core-watchdog.service",
     "tds-core-watchdog.timer",
+    "tds-core-backup.service",
+    "tds-core-backup.timer",
 )
 
 # CONTRACT §2: the deployment guide's variables plus the added ones.
@@ -160,6 +162,7 @@ def units_for_verify(tmp_path: Path) -> list[Path]:
             ("/opt/tds_core/venv/bin/python", str(VENV_BIN / "python")),
             ("EnvironmentFile=/opt/tds_core/.env", f"EnvironmentFile={env_file}"),
             ("WorkingDirectory=/opt/tds_core", f"WorkingDirectory={ROOT}"),
+            ("ExecStart=/opt/tds_core/deploy/", f"ExecStart={DEPLOY}/"),
         ):
             text = text.replace(old, new)
         assert "/opt/tds_core/venv" not in text and "EnvironmentFile=/opt" not in text
@@ -209,7 +212,13 @@ def unit_settings(name: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize(
-    "name", ["tds-core-api.service", "tds-core-worker.service", "tds-core-watchdog.service"]
+    "name",
+    [
+        "tds-core-api.service",
+        "tds-core-worker.service",
+        "tds-core-watchdog.service",
+        "tds-core-backup.service",
+    ],
 )
 def test_units_run_unprivileged_and_hardened(name):
     unit = unit_settings(name)
@@ -238,6 +247,20 @@ def test_watchdog_timer_runs_worker_down_from_outside_the_worker():
     timer = unit_settings("tds-core-watchdog.timer")
     assert timer["OnCalendar"] == ["minutely"]
     assert timer["WantedBy"] == ["timers.target"]
+
+
+def test_backup_timer_runs_the_backup_nightly_as_the_service_user():
+    service = unit_settings("tds-core-backup.service")
+    assert service["Type"] == ["oneshot"]
+    assert service["ExecStart"] == [
+        "/opt/tds_core/deploy/backup.sh --env-file /opt/tds_core/.env "
+        "--dir /var/backups/tds_core --keep-days 14"
+    ]
+    assert service["ReadWritePaths"] == ["/var/backups/tds_core"]  # its only writes
+    timer = unit_settings("tds-core-backup.timer")
+    assert timer["OnCalendar"] == ["*-*-* 02:30:00"]
+    assert timer["Persistent"] == ["true"]  # a night the host was off is made up for
+    assert not (DEPLOY / "cron.d").exists()
 
 
 def test_api_unit_is_notify_with_graceful_reload():
@@ -295,7 +318,9 @@ def test_install_dry_run_prints_the_steps_and_changes_nothing(tmp_path):
             "systemctl enable",
             "/etc/nginx/sites-enabled/tds-core",
             "nginx -t",
-            "write /etc/cron.d/tds-core",
+            "write /etc/systemd/system/tds-core-backup.service",
+            "write /etc/systemd/system/tds-core-backup.timer",
+            "systemctl enable --now tds-core-backup.timer",
         ):
             assert expected in out, expected
         assert re.search(r"write \S+/\.env \(mode 0640", out)
@@ -383,3 +408,26 @@ def test_install_refuses_unknown_arguments():
     )
     assert result.returncode == 2
     assert "unknown argument: --frobnicate" in result.stderr
+
+
+def test_install_dry_run_of_a_database_host_prints_its_steps_and_no_password():
+    result = subprocess.run(
+        ["bash", str(DEPLOY / "install.sh"), "--dry-run", "--database-host", "--allow",
+         "10.0.0.0/24", "--pgbouncer"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    for expected in (
+        "/conf.d/tds-core.conf (mode 0644",
+        "create role tds, database tsh_erp",
+        "write /etc/pgbouncer/pgbouncer.ini",
+        "systemctl restart pgbouncer",
+        "write /etc/tds-core/database.env (mode 0600, root:root)",
+    ):
+        assert expected in out, expected
+    assert ":6432/tsh_erp" in out  # the app hosts go through PgBouncer
+    assert not re.search(r"[0-9a-f]{48}", out)  # the generated password is never printed
+    assert "useradd" not in out  # a database host runs no app
