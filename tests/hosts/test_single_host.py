@@ -195,8 +195,9 @@ def test_upgrade_under_load_refuses_nothing_and_applies_every_event_once(host, s
         host.out("journalctl -u tds-core-worker -o short-precise"),
     )
     assert load.errors == [] and set(load.statuses) == {202}, (load.statuses, load.errors[:5])
-    # SIGTERM lets the tasks in hand finish; far below TimeoutStopSec=180 (no KILL).
-    assert stop_seconds < 60, stop_seconds
+    # SIGTERM lets the tasks in hand finish; within TimeoutStopSec=180, so no KILL.
+    journal = host.out("journalctl -u tds-core-worker -o cat _PID=1")
+    assert "timed out. Killing" not in journal and stop_seconds < 180, stop_seconds
     wait_for(lambda: unfinished(host, "up") == 0, 120, "the queue drained")
     assert_applied_once_in_order(host, load)
     host.run("systemctl restart tds-core-worker")  # the same stop, with nothing to do
