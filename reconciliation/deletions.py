@@ -22,13 +22,12 @@ from django.utils import timezone
 
 from entities.fields import FieldValueError, to_zoho_id
 from entities.mappings import EntityMapping, mapping_for
-from reconciliation.budget import ApiBudgetExhausted, usage_today
-from reconciliation.grouping import ALL_ENTITIES, group_by_module
+from reconciliation.budget import ApiBudgetExhausted
+from reconciliation.grouping import group_by_module
 from reconciliation.models import ReconciliationRun, RunKind
-from reconciliation.reconcile import outcome_line, run_in_progress
+from reconciliation.reconcile import scheduled_pass
 from reconciliation.zoho_api import (
     ZOHO_LISTS,
-    ReconciliationOff,
     ZohoApiError,
     ZohoClient,
     ZohoCredentials,
@@ -219,12 +218,4 @@ def _finish_runs(runs: dict[str, ReconciliationRun], summaries: dict[str, Deleti
 
 def scheduled_deletions() -> str:
     """The worker's daily task: the deletions pass over every entity."""
-    if run_in_progress():
-        return "skipped: a reconciliation is already running"
-    if usage_today().remaining == 0:
-        return "skipped: today's Zoho API budget is used up"
-    try:
-        summaries = find_deletions(ALL_ENTITIES)
-    except ReconciliationOff as error:
-        return str(error)
-    return outcome_line(summaries, sum(s.deleted for s in summaries))
+    return scheduled_pass(find_deletions, lambda summary: summary.deleted)

@@ -10,7 +10,7 @@ never overwritten by an older copy, and a queued copy that turns out older is ju
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -401,6 +401,12 @@ def run_in_progress() -> bool:
 
 def scheduled_reconcile() -> str:
     """The worker's scheduled task: every entity since its last successful run."""
+    return scheduled_pass(reconcile, lambda summary: summary.queued)
+
+
+def scheduled_pass(run_pass: Callable[[tuple[str, ...]], list], counted: Callable) -> str:
+    """A scheduled pass over every entity (reconciliation, deletions), unless another is
+    running or the day's API budget is spent; one line of what it did."""
     if run_in_progress():
         # django-q2's ORM broker hands a long task out again after Q_CLUSTER["retry"].
         return "skipped: a reconciliation is already running"
@@ -408,10 +414,10 @@ def scheduled_reconcile() -> str:
         # Each hour would only fail its first entity again; the api_budget alert is up.
         return "skipped: today's Zoho API budget is used up"
     try:
-        summaries = reconcile(ALL_ENTITIES)
+        summaries = run_pass(ALL_ENTITIES)
     except ReconciliationOff as error:
         return str(error)
-    return outcome_line(summaries, sum(s.queued for s in summaries))
+    return outcome_line(summaries, sum(counted(summary) for summary in summaries))
 
 
 class PassSummary(Protocol):
