@@ -42,3 +42,11 @@ def browser_page(monkeypatch):
             # of their own (Django keeps connections per context); close it, or PostgreSQL
             # refuses to drop the test database at the end of the run.
             connections.close_all()
+
+
+def log_in(page, base: str, username: str, password: str, then: str) -> None:
+    """Through the admin's login form, landing on ``then``."""
+    page.goto(f"{base}/admin/login/?next={then}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit]")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from entities import models as erp
 from syncqueue.models import DeadLetter, QueueEntry, Status
 from syncqueue.processing import drain
+from tests.browser.conftest import log_in
 from tests.factories import (
     AlertFactory,
     DeadLetterFactory,
@@ -73,10 +74,7 @@ def test_operator_replays_a_dead_letter_and_sees_it_applied(tmp_path, browser_pa
 
     with live_api(tmp_path, ALLOWED_HOSTS="127.0.0.1,localhost") as base:
         page = browser_page
-        page.goto(f"{base}/admin/login/?next=/admin/")
-        page.fill("input[name=username]", "ops")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("input[type=submit]")
+        log_in(page, base, "ops", PASSWORD, then="/admin/")
         page.wait_for_selector("#tds-dashboard")
 
         page.goto(f"{base}/admin/syncqueue/deadletter/")

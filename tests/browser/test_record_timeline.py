@@ -12,6 +12,7 @@ import pytest
 
 from syncqueue.models import DeadLetter
 from syncqueue.processing import drain
+from tests.browser.conftest import log_in
 from tests.factories import DeadLetterFactory, QueueEntryFactory, UserFactory, zoho_record
 from tests.live import live_api
 
@@ -36,10 +37,7 @@ def test_operator_reads_a_records_story_previews_a_replay_and_sees_its_effect(
 
     with live_api(tmp_path, ALLOWED_HOSTS="127.0.0.1,localhost") as base:
         page = browser_page
-        page.goto(f"{base}/admin/login/?next=/admin/syncqueue/deadletter/")
-        page.fill("input[name=username]", "ops")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("input[type=submit]")
+        log_in(page, base, "ops", PASSWORD, then="/admin/syncqueue/deadletter/")
 
         # The dead letters list links the record id to its timeline.
         page.locator("#result_list a", has_text=INVOICE).click()
