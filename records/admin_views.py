@@ -37,10 +37,6 @@ def timeline(request: HttpRequest, entity: str, zoho_id: str) -> HttpResponse:
     if entity not in BY_ENTITY:
         raise Http404(f"unknown entity {entity!r}")
     story = record_timeline(entity, zoho_id)
-    letters = {
-        letter.entry_id: letter
-        for letter in DeadLetter.objects.filter(entity=entity, record_id=zoho_id, resolved=False)
-    }
     context = {
         **admin.site.each_context(request),
         "title": f"{entity} {zoho_id}",
@@ -49,7 +45,7 @@ def timeline(request: HttpRequest, entity: str, zoho_id: str) -> HttpResponse:
         "events": [
             {
                 **event,
-                "open_letter": letters.get(event["entry_id"]),
+                "open_letter": bool(event["dead_letter"] and not event["dead_letter"]["resolved"]),
                 "change_rows": _shown(event["changes"]),
             }
             for event in story.events

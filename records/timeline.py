@@ -80,7 +80,6 @@ def _events(entity: str, zoho_id: str) -> list[dict[str, Any]]:
             {
                 # The id a webhook's 202 answer gave; a reconciliation event has no inbox row.
                 "event_id": str(inbox_event_id or f"queue-{entry_id}"),
-                "entry_id": entry_id,
                 "received_at": entry.created_at if entry else None,
                 "source": entry.source if entry else "",
                 "operation": entry.operation if entry else effect.operation,
