@@ -25,11 +25,23 @@ def enqueue_drains(count: int = 1, broker=None) -> None:
     """Put ``count`` drain tasks on the django-q2 broker (``broker``: one to reuse)."""
     from django_q.tasks import async_task
 
-    options = {"task_name": "drain queue"}
+    # A drain's success is in the sync logs; django-q2 saving it too would cost five queries
+    # per task in the cluster's one monitor process, which a stopping worker waits for.
+    options = {"task_name": "drain queue", "save": False}
     if broker is not None:
         options["broker"] = broker
     for _ in range(count):
         async_task(DRAIN_TASK, q_options=dict(options))
+
+
+def dispatch_drain(broker) -> bool:
+    """Enqueue one drain task unless one still waits in ``broker``: that one starts after
+    the caller's commit and picks its events up. Without this check, busy workers would
+    find thousands of empty drains queued behind them. Returns whether it enqueued."""
+    if broker.queue_size():
+        return False
+    enqueue_drains(1, broker)
+    return True
 
 
 class _Dispatcher:
@@ -67,7 +79,7 @@ class _Dispatcher:
                     from django_q.brokers import get_broker
 
                     broker = get_broker()
-                enqueue_drains(1, broker)
+                dispatch_drain(broker)
             except Exception as error:
                 # The worker's poll picks the events up; keep the API unaffected, and while
                 # the broker is down, try again now and then with one log line per outage.

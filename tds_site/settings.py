@@ -316,6 +316,10 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "queue_limit": WORKER_CONCURRENCY * 2,  # noqa: F821
     "save_limit": 200,
+    # Never recycle workers: django-q2 does not replace one that recycles while the cluster
+    # stops, and with every worker gone the pusher blocks on the full task queue for good
+    # (the stop then waits for systemd's KILL). Memory is bounded by the unit's MemoryMax.
+    "recycle": 2**31 - 1,
     "ack_failures": True,
     "catch_up": False,
     "poll": 0.1,

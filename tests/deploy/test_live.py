@@ -34,6 +34,7 @@ from tests.deploy.conftest import (
     start_gunicorn,
     wait_healthy,
 )
+from tests.instances import PrivateRedis
 from tests.processes import wait_until
 from tests.support import FIXTURES
 
@@ -417,3 +418,32 @@ def test_worker_unit_command_starts_and_stops_gracefully(tmp_path, live_processe
     heartbeats = list(WorkerHeartbeat.objects.all())  # the first run may not have beaten yet
     assert heartbeats
     assert all(h.stopped_at and h.stopped_at >= h.last_beat_at for h in heartbeats)
+
+
+def test_worker_stops_promptly_behind_a_backlog_of_drain_tasks(tmp_path, live_processes):
+    """Thousands of drain tasks waiting in Redis (what API processes dispatched while every
+    worker was busy, before the dispatch checked for a waiting one): SIGTERM still ends the
+    worker within seconds. Its workers used to recycle mid-stop, leaving django-q2's pusher
+    blocked on a full task queue until systemd's KILL, and the monitor saved every empty
+    drain's result first."""
+    redis = PrivateRedis()
+    redis.start()
+    try:
+        env = process_env(REDIS_URL=redis.url, WORKER_POLL_INTERVAL="0.5", WORKER_CONCURRENCY="2")
+        subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", "shell", "-c",
+             "from syncqueue.dispatch import enqueue_drains; enqueue_drains(3000)"],
+            env=env, check=True, timeout=120,
+        )  # fmt: skip
+        worker = LiveProcess(
+            [str(VENV_BIN / "python"), "manage.py", "qcluster"], env, tmp_path / "worker.log"
+        )
+        live_processes.append(worker)
+        wait_until(lambda: "worker started" in worker.output(), 30, worker.output)
+        time.sleep(4)  # the workers churn through the backlog
+        started = time.monotonic()
+        worker.stop(timeout=90)
+        assert worker.proc.returncode == 0, worker.log_path.read_text()[-2000:]
+        assert time.monotonic() - started < 8, "the stop waited for the backlog"
+    finally:
+        redis.destroy()
