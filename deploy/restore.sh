@@ -78,4 +78,10 @@ clean=()
 if [ "$FORCE" = 1 ]; then clean=(--clean --if-exists); fi
 echo "restore: $DUMP -> database $DBNAME"
 pg_restore --dbname="$DBNAME" --no-owner --single-transaction --exit-on-error "${clean[@]}" "$DUMP"
+# The dump's worker heartbeats are of the hosts that ran when it was made: kept, they would
+# have the watchdog call each of them lost (worker_down) for a day. Workers started on the
+# restored database beat afresh.
+PGDATABASE="$DBNAME" psql -XAtq -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+  IF to_regclass('tds_worker_heartbeats') IS NOT NULL THEN DELETE FROM tds_worker_heartbeats; END IF;
+END \$\$"
 echo "restore: done; check with: psql -d $DBNAME -c 'SELECT status, count(*) FROM tds_sync_queue GROUP BY 1'"

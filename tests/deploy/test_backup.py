@@ -144,6 +144,11 @@ def test_backup_drop_restore_round_trip(scratch_db, tmp_path):
     before = fingerprint(source)
     tables = psql(source, TABLES_BUT_SESSIONS)
     assert all(count > 0 for count, _ in before.values()), before
+    psql(
+        source,
+        "INSERT INTO tds_worker_heartbeats (name, host, pid, started_at, last_beat_at) "
+        "VALUES ('old-host:1', 'old-host', 1, now(), now())",
+    )
 
     env_file = tmp_path / "env"
     env_file.write_text(f"ENV=production\nDATABASE_URL={url(source)}\n")
@@ -164,6 +169,8 @@ def test_backup_drop_restore_round_trip(scratch_db, tmp_path):
     restored = run("restore.sh", "--env-file", str(env_file), "--dbname", source, str(dump))
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert fingerprint(source) == before
+    # Not the old hosts' heartbeats: the watchdog would call each of them lost.
+    assert psql(source, "SELECT count(*) FROM tds_worker_heartbeats") == "0"
     # Every table that migrate made comes back (sessions aside: logging in again is fine).
     assert psql(source, TABLES_BUT_SESSIONS) == tables
     assert "axes_accessattempt" in tables.split(",") and "tds_cache" in tables.split(",")
