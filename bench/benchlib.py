@@ -114,8 +114,9 @@ def process_env(database_url: str, **overrides: str) -> dict[str, str]:
             "ZOHO_WEBHOOK_SECRETS": SECRET,
             "WEBHOOK_TOKEN": TOKEN,
             "WEBHOOK_RATE_LIMIT": "1000000/s",
+            # Room for each of a gthread worker's threads (deploy/gunicorn.conf.py).
             "DATABASE_POOL_SIZE": "2",
-            "DATABASE_MAX_OVERFLOW": "4",
+            "DATABASE_MAX_OVERFLOW": "14",
             "API_ACCESS_LOG": "false",
             "WORKER_POLL_INTERVAL": "1",
             "PYTHONUNBUFFERED": "1",
