@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import HttpHeaders
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -106,7 +107,7 @@ class ZohoWebhookView(APIView):
                 query_string=meta.get("QUERY_STRING", ""),
                 content_type=content_type,
                 body=body,
-                headers={k.lower(): v for k, v in request.headers.items()},
+                headers=_headers(meta),
                 remote_addr=client_address(request),
                 request_id=getattr(request, "request_id", ""),
             )
@@ -115,6 +116,16 @@ class ZohoWebhookView(APIView):
 
     put = post
     delete = post
+
+
+def _headers(meta: dict) -> dict[str, str]:
+    """``request.headers`` with lower-case names, read straight from the WSGI environ
+    (Django's case-insensitive mapping is built for lookups; ingest keeps them all)."""
+    return {
+        name.removeprefix("HTTP_").replace("_", "-").lower(): value
+        for name, value in meta.items()
+        if name.startswith("HTTP_") or name in HttpHeaders.UNPREFIXED_HEADERS
+    }
 
 
 def _answer(body: dict, status_code: int, headers: dict | None = None) -> JsonResponse:
