@@ -101,6 +101,7 @@ def wrk(base: str, connections: int, seconds: int, run_id: str, token: str) -> d
     failed = int(non2xx.group(1)) if non2xx else 0
     return {
         "requests": requests,
+        "seconds": seconds_taken,
         "ok_per_s": (requests - failed) / seconds_taken,
         "ok": requests - failed,
         "errors": failed + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
