@@ -21,7 +21,7 @@ workers = settings.API_WORKERS
 # Threads, so that a worker process keeps serving while a webhook waits for its commit to
 # reach the disk (and the commits of several ride on one flush), and HTTP keep-alive, which
 # the sync worker does not offer: beside the seed stack (bench/ingest --peer, bench/README.md)
-# gthread with 8 threads served 1.5-2.5x the webhooks of sync workers, at less CPU each.
+# gthread with 8 threads served 1.4-1.9x the webhooks of sync workers, at less CPU each.
 worker_class = "gthread"
 threads = 8
 # Webhooks are small and answered in milliseconds; a slow client must not hold a worker.
