@@ -1,6 +1,7 @@
 """Shared by the benchmarks in bench/: the venv, a throw-away database, real processes.
 
-Each benchmark creates its own PostgreSQL database (``tds_bench_<name>_<pid>``), runs
+Each benchmark creates its own PostgreSQL database (``tds_bench_<name>_<pid>``; the prefix is
+``BENCH_DB_PREFIX`` when several people share one server), runs
 ``migrate`` on it, starts gunicorn / qcluster as the tests do (``tests/live.py``), and drops
 the database at the end, even after Ctrl-C.
 """
@@ -34,6 +35,7 @@ from tests.processes import (  # noqa: E402, F401
 
 VENV = ROOT / ".venv"
 PG_BASE = os.environ.get("BENCH_PG", "postgres://root@127.0.0.1:5432")
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "tds_bench")
 PGBENCH = next(
     (p for p in ("/usr/lib/postgresql/15/bin/pgbench", "/usr/bin/pgbench") if Path(p).exists()),
     "pgbench",
@@ -68,9 +70,12 @@ def _admin(sql: str) -> None:
         conn.execute(sql)
 
 
-def create_database(name: str) -> str:
-    """Create a fresh database and return its URL; it is dropped at exit."""
-    name = f"tds_bench_{name}_{os.getpid()}"
+def create_database(name: str, *, exact: bool = False) -> str:
+    """Create a fresh database and return its URL; it is dropped at exit.
+
+    ``exact``: ``name`` as given, without the prefix and pid (a peer's fixed database).
+    """
+    name = name if exact else f"{DB_PREFIX}_{name}_{os.getpid()}"
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _admin(f'CREATE DATABASE "{name}"')
     atexit.register(drop_database, name)
@@ -109,8 +114,9 @@ def process_env(database_url: str, **overrides: str) -> dict[str, str]:
             "ZOHO_WEBHOOK_SECRETS": SECRET,
             "WEBHOOK_TOKEN": TOKEN,
             "WEBHOOK_RATE_LIMIT": "1000000/s",
+            # Room for each of a gthread worker's threads (deploy/gunicorn.conf.py).
             "DATABASE_POOL_SIZE": "2",
-            "DATABASE_MAX_OVERFLOW": "4",
+            "DATABASE_MAX_OVERFLOW": "14",
             "API_ACCESS_LOG": "false",
             "WORKER_POLL_INTERVAL": "1",
             "PYTHONUNBUFFERED": "1",
@@ -167,11 +173,12 @@ signal.signal(signal.SIGTERM, _terminate)
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workdir: Path, workers: int):
+def gunicorn(env: dict[str, str], workdir: Path, workers: int, extra_args: tuple[str, ...] = ()):
+    """``extra_args``: gunicorn options that override deploy/gunicorn.conf.py's."""
     port = free_port()
     env = {**env, "API_HOST": "127.0.0.1", "API_PORT": str(port), "API_WORKERS": str(workers)}
     process = Process(
-        [str(VENV / "bin" / "gunicorn"), "-c", "deploy/gunicorn.conf.py"],
+        [str(VENV / "bin" / "gunicorn"), "-c", "deploy/gunicorn.conf.py", *extra_args],
         env,
         workdir / f"gunicorn-{port}.log",
     )

@@ -1,8 +1,14 @@
 """WEBHOOK_RATE_LIMIT per source address, counted where every API process sees it.
 
-A fixed window counter: one INCR in Redis when ``REDIS_URL`` is set (plus an EXPIRE once per
-window), else one upsert into ``tds_webhook_rate``. Django's cache ``incr`` would cost three
-to five round trips on the database cache, and EXISTS + INCR on Redis.
+A fixed window counter: an INCRBY in Redis when ``REDIS_URL`` is set (plus an EXPIRE once
+per window), else an upsert into ``tds_webhook_rate``. Django's cache ``incr`` would cost
+three to five round trips on the database cache, and EXISTS + INCR on Redis.
+
+A round trip per webhook was a quarter of a webhook's time, so each process adds its hits
+to the shared count in batches of a 32nd of the limit (``batch_size``): between two, it
+admits on the shared count it last saw plus its own. Under a limit of 32 per window every
+hit is counted at once, exactly as before; above it, all processes together may admit up
+to one batch each past the limit in a window (3 of 100/s per process), never fewer.
 
 Ingest needs only the database: while Redis is unreachable the counting moves to the table
 (for REDIS_RETRY_SECONDS after each failure, so a dead Redis costs one refused connection
@@ -12,7 +18,9 @@ per process now and then, not one per webhook).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from dataclasses import dataclass
 from functools import cache as cache_per_process
 
 from django.conf import settings
@@ -20,38 +28,73 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from redis.exceptions import RedisError
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
 from inbox.models import RateWindow
-from tds_site.addresses import client_address
 
 logger = logging.getLogger("tds.ingest")
 
 
-class WebhookRateThrottle(BaseThrottle):
+BATCHES_PER_LIMIT = 32
+
+
+def batch_size(limit: int) -> int:
+    """Hits a process admits before it adds them to the shared count."""
+    return max(1, limit // BATCHES_PER_LIMIT)
+
+
+@dataclass
+class _SourceCount:
+    shared: int = 0  # the shared count of this window as this process last saw it
+    unsent: int = 0  # hits admitted here and not yet added to it
+
+
+class _Counts:
+    """This process's view of the current window: one lock, as gthread serves in threads."""
+
     def __init__(self) -> None:
-        self.limit, self.window = SimpleRateThrottle.parse_rate(None, settings.WEBHOOK_RATE_LIMIT)
-        self.window_ends = 0.0
+        self.lock = threading.Lock()
+        self.window_index = -1
+        self.by_source: dict[str, _SourceCount] = {}
 
-    def allow_request(self, request, view) -> bool:
-        now = time.time()
-        window_index = int(now // self.window)
-        self.window_ends = (window_index + 1) * self.window
-        source = client_address(request) or "unknown"
-        hits = None
-        if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache) and now >= _redis.retry_at:
-            key = f"tds:webhook-rate:{source}:{window_index}"
-            try:
-                hits = _count_in_redis(key, self.window + 1)
-            except RedisError as error:
-                _redis.retry_at = now + REDIS_RETRY_SECONDS
-                logger.warning("Redis unreachable; counting webhooks in the database: %s", error)
-        if hits is None:
-            hits = _count_in_database(source, window_index)
-        return hits <= self.limit
 
-    def wait(self) -> float:
-        return max(1.0, self.window_ends - time.time())
+_counts = _Counts()
+
+
+def over_limit(source: str) -> float | None:
+    """Count one webhook from ``source``: None when admitted, else seconds until the window
+    ends (the Retry-After of the 429)."""
+    limit, window = SimpleRateThrottle.parse_rate(None, settings.WEBHOOK_RATE_LIMIT)
+    now = time.time()
+    window_index = int(now // window)
+    batch = batch_size(limit)
+    with _counts.lock:
+        if window_index != _counts.window_index:  # the old window's counts matter no more
+            _counts.window_index = window_index
+            _counts.by_source = {}
+        count = _counts.by_source.setdefault(source, _SourceCount())
+        if count.unsent + 1 >= batch:  # a batch is full (with a batch of 1, every hit)
+            hits, count.unsent = count.unsent + 1, 0
+            count.shared = _count_shared(source, window_index, window, hits)
+            admitted = count.shared <= limit
+        elif count.shared + count.unsent >= limit:
+            admitted = False
+        else:
+            count.unsent += 1
+            admitted = True
+    return None if admitted else max(1.0, (window_index + 1) * window - now)
+
+
+def _count_shared(source: str, window_index: int, window: int, hits: int) -> int:
+    """Add ``hits`` to the source's shared count of the window; returns the new count."""
+    if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache) and time.time() >= _redis.retry_at:
+        key = f"tds:webhook-rate:{source}:{window_index}"
+        try:
+            return _count_in_redis(key, window + 1, hits)
+        except RedisError as error:
+            _redis.retry_at = time.time() + REDIS_RETRY_SECONDS
+            logger.warning("Redis unreachable; counting webhooks in the database: %s", error)
+    return _count_in_database(source, window_index, hits)
 
 
 REDIS_RETRY_SECONDS = 5.0
@@ -71,12 +114,12 @@ def _redis_client():
     return backend._cache.get_client(write=True)
 
 
-def _count_in_redis(key: str, ttl: int) -> int:
-    """Add one to the window's counter and return it."""
+def _count_in_redis(key: str, ttl: int, hits: int = 1) -> int:
+    """Add ``hits`` to the window's counter and return it."""
     full_key = caches[DEFAULT_CACHE_ALIAS].make_and_validate_key(key)
     client = _redis_client()
-    count = client.incr(full_key)
-    if count == 1:  # the window's first request starts its expiry
+    count = client.incrby(full_key, hits)
+    if count == hits:  # the window's first hits start its expiry
         client.expire(full_key, ttl)
     return count
 
@@ -84,21 +127,21 @@ def _count_in_redis(key: str, ttl: int) -> int:
 _TABLE = RateWindow._meta.db_table
 # One row per source: a hit in a new window starts its count again.
 _HIT = (
-    f"INSERT INTO {_TABLE} (source, window_index, hits) VALUES (%s, %s, 1) "
-    f"ON CONFLICT (source) DO UPDATE SET hits = CASE "
-    f"WHEN {_TABLE}.window_index = excluded.window_index THEN {_TABLE}.hits + 1 ELSE 1 END, "
+    f"INSERT INTO {_TABLE} (source, window_index, hits) VALUES (%s, %s, %s) "
+    f"ON CONFLICT (source) DO UPDATE SET hits = CASE WHEN {_TABLE}.window_index = "
+    f"excluded.window_index THEN {_TABLE}.hits + excluded.hits ELSE excluded.hits END, "
     f"window_index = excluded.window_index RETURNING hits"
 )
 _FORGET = f"DELETE FROM {_TABLE} WHERE window_index < %s"
 
 
-def _count_in_database(source: str, window_index: int) -> int:
-    """Add one to the source's count in this window and return it."""
+def _count_in_database(source: str, window_index: int, hits: int = 1) -> int:
+    """Add ``hits`` to the source's count in this window and return it."""
     with connection.cursor() as cursor:
-        cursor.execute(_HIT, [source[:64], window_index])
-        (hits,) = cursor.fetchone()
-        if hits == 1:
+        cursor.execute(_HIT, [source[:64], window_index, hits])
+        (count,) = cursor.fetchone()
+        if count == hits:
             # A source's first webhook of a window: drop the sources that went quiet, so the
             # table holds only those seen in the last two windows.
             cursor.execute(_FORGET, [window_index - 1])
-    return hits
+    return count

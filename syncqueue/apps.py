@@ -9,11 +9,13 @@ class SyncQueueConfig(AppConfig):
         from syncqueue import (
             checks,  # noqa: F401 - registers the system checks
             purge,
+            statement_cache,
             totals,
         )
         from tds_site.schedules import keep_in_step_after_migrate
 
         keep_in_step_after_migrate(self, purge.ensure_purge_schedule)
+        statement_cache.widen()
         purge.register(purge.QUEUE_ENTRIES)
         purge.register(purge.SYNC_LOGS)
         purge.register(purge.RECORD_EFFECTS)

@@ -15,11 +15,12 @@ that ended (each with its log row), ``lost_leases`` the claims whose worker neve
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
@@ -80,15 +81,16 @@ def claim_batch(worker: str, limit: int | None = None) -> list[Claim]:
             set_locally({"enable_sort": "off", **settings_per_transaction()})
         cursor.execute(_CLAIM.format(candidates=candidates), params)
         rows = cursor.fetchall()
+    payload_from_db, created_at_from_db = _from_db("payload"), _from_db("created_at")
     claims = [
         Claim(
             entry_id=row[0],
             entity=row[1],
             record_id=row[2],
             operation=row[3],
-            payload=_from_db("payload", row[4]),
+            payload=payload_from_db(row[4]),
             attempt=row[5],
-            created_at=_from_db("created_at", row[6]),
+            created_at=created_at_from_db(row[6]),
             token=token,
             replayed=bool(row[7]),
             lost_leases=row[8],
@@ -103,14 +105,20 @@ def _adapt(moment: datetime) -> object:
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-def _from_db(field_name: str, value: object) -> object:
-    """Convert a raw column value the way the ORM would (JSON text, SQLite datetimes)."""
+def _from_db(field_name: str) -> Callable[[object], object]:
+    """What converts a raw value of the column the way the ORM would (JSON text, SQLite
+    datetimes): found once per batch, not once per value."""
+    wrapper = connections[DEFAULT_DB_ALIAS]  # not the proxy, which looks it up on every use
     column = QueueEntry._meta.get_field(field_name).cached_col
-    converters = connection.ops.get_db_converters(column)
-    converters += column.field.get_db_converters(connection)
-    for converter in converters:
-        value = converter(value, column, connection)
-    return value
+    converters = wrapper.ops.get_db_converters(column)
+    converters += column.field.get_db_converters(wrapper)
+
+    def convert(value: object) -> object:
+        for converter in converters:
+            value = converter(value, column, wrapper)
+        return value
+
+    return convert
 
 
 def has_claimable_entries() -> bool:

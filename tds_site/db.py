@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 
 
 def statement_transaction() -> AbstractContextManager:
@@ -18,11 +18,24 @@ def statement_transaction() -> AbstractContextManager:
 
 
 def prepared_values(model: type[models.Model], columns: tuple[str, ...], values: dict) -> list:
-    """``values`` of ``columns`` converted for the database, as the ORM's INSERT would."""
-    return [
-        values[c] if field is None else field.get_db_prep_save(values[c], connection)
-        for c, field in zip(columns, _preparing_fields(model, columns), strict=True)
-    ]
+    """``values`` of ``columns`` converted for the database, as the ORM's INSERT would.
+
+    A value given for several columns of one kind (the moment stamped on four) is converted
+    once.
+    """
+    # The wrapper itself: ``connection`` is a proxy that looks it up again on every use.
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    converted: dict[tuple[type, int], object] = {}
+    prepared = []
+    for column, field in zip(columns, _preparing_fields(model, columns), strict=True):
+        value = values[column]
+        if field is not None:
+            key = (type(field), id(value))
+            if key not in converted:
+                converted[key] = field.get_db_prep_save(value, wrapper)
+            value = converted[key]
+        prepared.append(value)
+    return prepared
 
 
 # Fields whose database value is the Python value itself (str, int and bool), skipped on
