@@ -276,6 +276,13 @@ def test_api_unit_is_notify_with_graceful_reload():
     assert int(worker["TimeoutStopSec"][0]) >= 120  # longer than a drain task may run
 
 
+def test_api_socket_may_bind_an_address_the_network_has_not_brought_up_yet():
+    """At boot sockets.target comes before the network: an app host's own ListenStream
+    address failed to bind after a power cut (the host stage's power-off test)."""
+    socket_unit = unit_settings("tds-core-api.socket")
+    assert socket_unit["FreeBind"] == ["true"]
+
+
 def snapshot(paths: list[Path]) -> dict[str, bool]:
     return {str(p): p.exists() for p in paths}
 
