@@ -114,9 +114,10 @@ def process_env(database_url: str, **overrides: str) -> dict[str, str]:
             "ZOHO_WEBHOOK_SECRETS": SECRET,
             "WEBHOOK_TOKEN": TOKEN,
             "WEBHOOK_RATE_LIMIT": "1000000/s",
-            # Room for each of a gthread worker's threads (deploy/gunicorn.conf.py).
+            # At most 10 connections per API process, as the peer's pool has
+            # (bench/peers/fastapi_inbox.py): both stacks meet PostgreSQL alike.
             "DATABASE_POOL_SIZE": "2",
-            "DATABASE_MAX_OVERFLOW": "14",
+            "DATABASE_MAX_OVERFLOW": "8",
             "API_ACCESS_LOG": "false",
             "WORKER_POLL_INTERVAL": "1",
             "PYTHONUNBUFFERED": "1",

@@ -1,4 +1,5 @@
-"""gunicorn settings for the TDS Core API: ``gunicorn -c deploy/gunicorn.conf.py tds_site.wsgi``.
+"""gunicorn settings for the TDS Core API:
+``gunicorn -c deploy/gunicorn.conf.py tds_site.asgi:application``.
 
 Everything comes from the same environment as Django's settings (API_HOST, API_PORT,
 API_WORKERS). The master validates the configuration before forking, so a bad variable
@@ -18,12 +19,12 @@ from django.conf import settings
 _host = settings.API_HOST
 bind = [f"[{_host}]:{settings.API_PORT}" if ":" in _host else f"{_host}:{settings.API_PORT}"]
 workers = settings.API_WORKERS
-# Threads, so that a worker process keeps serving while a webhook waits for its commit to
-# reach the disk (and the commits of several ride on one flush), and HTTP keep-alive, which
-# the sync worker does not offer: beside the seed stack (bench/ingest --peer, bench/README.md)
-# gthread with 8 threads served 1.4-1.9x the webhooks of sync workers, at less CPU each.
-worker_class = "gthread"
-threads = 8
+# Each worker process runs the ASGI application on an event loop (tds_site.uvicorn_worker):
+# webhooks are parsed by uvicorn's C HTTP parser and stored on an asynchronous pool, many
+# in flight at once, and the console and the rest are served by the WSGI application in
+# threads. Beside the seed stack (bench/ingest --peer, bench/README.md) it served more
+# webhooks than gthread with 8 threads, the model before it, at less CPU each.
+worker_class = "tds_site.uvicorn_worker.TdsUvicornWorker"
 # Webhooks are small and answered in milliseconds; a slow client must not hold a worker.
 # A request waiting for a pooled connection must get its 503 before the worker is killed.
 _pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool") or {}
@@ -36,7 +37,7 @@ proc_name = "tds-core-api"
 # systemd (or bin/run) manages the server; one shared control socket per user would
 # collide between several instances on one host.
 control_socket_disable = True
-wsgi_app = "tds_site.wsgi:application"
+wsgi_app = "tds_site.asgi:application"
 # X-Forwarded-* are trusted by the application from TRUSTED_PROXIES only.
 forwarded_allow_ips = ",".join(sorted(settings.TRUSTED_PROXIES)) or "127.0.0.1"
 

@@ -27,11 +27,11 @@ def read_body(request: HttpRequest, limit: int) -> bytes:
     meta = request.META
     if _is_chunked(meta.get("HTTP_TRANSFER_ENCODING", "")):
         return _read_chunked(meta, limit)
-    length = _content_length(meta.get("CONTENT_LENGTH"))
+    length = content_length(meta.get("CONTENT_LENGTH"))
     if length is None:
         raise BodyRefused(400, "invalid Content-Length")
     if length > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     return request.body
 
 
@@ -47,15 +47,15 @@ def _read_chunked(meta: dict, limit: int) -> bytes:
     except (OSError, ParseException):  # a malformed or cut-off chunked stream
         raise BodyRefused(400, "the chunked body could not be read") from None
     if len(body) > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     return body
 
 
-def _too_large(limit: int) -> BodyRefused:
+def too_large(limit: int) -> BodyRefused:
     return BodyRefused(413, f"body larger than {limit} bytes")
 
 
-def _content_length(value: str | None) -> int | None:
+def content_length(value: str | None) -> int | None:
     if not value:
         return 0
     try:

@@ -11,18 +11,23 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import parse_qsl
 
+import psycopg
 from django.conf import settings
 from django.db import DataError, connection, transaction
 from django.utils import timezone
+from psycopg_pool import AsyncConnectionPool
 
 from inbox.models import AuthMethod, InboxEvent, Validity
 from inbox.payloads import ParsedWebhook, UnusableWebhook, parse_webhook
 from inbox.signatures import verify
 from syncqueue.dispatch import request_drain
 from syncqueue.models import NewEvent, QueueEntry
+from tds_site.async_db import kept_cursor
 from tds_site.db import prepared_values, statement_transaction
 
 SIGNATURE_HEADER = "x-zoho-webhook-signature"
@@ -78,7 +83,28 @@ def authenticate(request: WebhookRequest, query: list[tuple[str, str]]) -> str |
     return None
 
 
-def ingest_webhook(request: WebhookRequest) -> IngestResult:
+@dataclass(frozen=True)
+class UnusableEvent:
+    """An authentic webhook that cannot become an event: kept, as rejected, with why."""
+
+    auth_method: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AcceptedEvent:
+    """An authentic, usable webhook: its inbox row's values and its queue entry."""
+
+    auth_method: str
+    dedup_key: str
+    received_at: datetime
+    inbox_params: list
+    event: NewEvent
+
+
+def judge_webhook(request: WebhookRequest) -> IngestResult | UnusableEvent | AcceptedEvent:
+    """Everything ingest decides before it writes: who sent it, and what it is. Touches no
+    database, so the synchronous and the asynchronous path share it."""
     query = parse_qsl(request.query_string, keep_blank_values=True)
     auth_method = authenticate(request, query)
     if auth_method is None:
@@ -94,25 +120,77 @@ def ingest_webhook(request: WebhookRequest) -> IngestResult:
             signed=auth_method == AuthMethod.SIGNATURE,
         )
     except UnusableWebhook as error:
-        event_id = _store_rejected(request, auth_method, str(error))
-        return IngestResult(400, {"error": str(error), "event_id": str(event_id)})
+        return UnusableEvent(auth_method, str(error))
+    return _accepted_event(request, auth_method, parsed)
+
+
+def ingest_webhook(request: WebhookRequest) -> IngestResult:
+    judged = judge_webhook(request)
+    if isinstance(judged, IngestResult):
+        return judged
+    if isinstance(judged, UnusableEvent):
+        return reject_webhook(request, judged.auth_method, judged.reason)
     try:
-        event_id, created = _store_accepted(request, auth_method, parsed)
+        event_id, created = _store_accepted(judged)
     except DataError as error:
-        # Authentic, but holding something the database refuses (a NUL character in the
-        # JSON, for one): unusable, kept as rejected if even that can be stored.
-        reason = f"the payload holds a value the database cannot store ({error})"[:500]
-        try:
-            event_id = _store_rejected(request, auth_method, reason)
-        except DataError:
-            return IngestResult(400, {"error": reason})
-        return IngestResult(400, {"error": reason, "event_id": str(event_id)})
+        return reject_webhook(request, judged.auth_method, unstorable_reason(error))
     if created:
         transaction.on_commit(request_drain)
+    return accepted_result(event_id, created)
+
+
+async def ingest_webhook_async(
+    request: WebhookRequest, pool: AsyncConnectionPool, in_thread: Callable[..., Awaitable]
+) -> IngestResult:
+    """``ingest_webhook`` on an event loop: the same judgement, the same statement, on
+    ``pool``. The rare paths (a webhook kept as rejected) run the synchronous code through
+    ``in_thread``."""
+    judged = judge_webhook(request)
+    if isinstance(judged, IngestResult):
+        return judged
+    if isinstance(judged, UnusableEvent):
+        return await in_thread(reject_webhook, request, judged.auth_method, judged.reason)
+    sql, params = store_statement(judged)
+    try:
+        async with pool.connection() as conn:
+            cursor = kept_cursor(conn)
+            await cursor.execute(sql, params)
+            row = await cursor.fetchone()
+            created = row is not None
+            if not created:
+                await cursor.execute(FIRST_DELIVERY_SQL, [judged.dedup_key])
+                row = await cursor.fetchone()
+    except psycopg.DataError as error:
+        reason = unstorable_reason(error)
+        return await in_thread(reject_webhook, request, judged.auth_method, reason)
+    if row is None:
+        raise RuntimeError("duplicate webhook whose first delivery vanished")
+    if created:
+        request_drain()  # committed: the statement was its own transaction
+    return accepted_result(row[0], created)
+
+
+def accepted_result(event_id: int, created: bool) -> IngestResult:
+    if created:
         return IngestResult(
             202, {"status": "accepted", "event_id": str(event_id), "duplicate": False}
         )
     return IngestResult(200, {"status": "duplicate", "event_id": str(event_id), "duplicate": True})
+
+
+def unstorable_reason(error: Exception) -> str:
+    # Authentic, but holding something the database refuses (a NUL character in the JSON,
+    # for one): unusable, kept as rejected if even that can be stored.
+    return f"the payload holds a value the database cannot store ({error})"[:500]
+
+
+def reject_webhook(request: WebhookRequest, auth_method: str, reason: str) -> IngestResult:
+    """Keep an authentic but unusable webhook as rejected; answer the 400 that says why."""
+    try:
+        event_id = _store_rejected(request, auth_method, reason)
+    except DataError:
+        return IngestResult(400, {"error": reason})
+    return IngestResult(400, {"error": reason, "event_id": str(event_id)})
 
 
 def dedup_key(request: WebhookRequest, parsed: ParsedWebhook) -> str:
@@ -198,13 +276,11 @@ _INSERT_INBOX = (
 )
 
 
-def _store_accepted(
+def _accepted_event(
     request: WebhookRequest, auth_method: str, parsed: ParsedWebhook
-) -> tuple[int, bool]:
-    """Write inbox row + queue entry atomically; returns (event id, newly created)."""
-    key = dedup_key(request, parsed)
+) -> AcceptedEvent:
     values = _inbox_values(request, auth_method)
-    now = values["received_at"]
+    key = dedup_key(request, parsed)
     values.update(
         validity=Validity.ACCEPTED,
         rejection_reason="",
@@ -216,26 +292,48 @@ def _store_accepted(
         dedup_key=key,
         params=_for_operators(parsed.params, _SECRET_PARAMS),
     )
-    inbox_params = prepared_values(InboxEvent, _INBOX_COLUMNS, values)
-    event = NewEvent(parsed.entity, parsed.record_id, parsed.operation, parsed.record)
+    return AcceptedEvent(
+        auth_method=auth_method,
+        dedup_key=key,
+        received_at=values["received_at"],
+        inbox_params=prepared_values(InboxEvent, _INBOX_COLUMNS, values),
+        event=NewEvent(parsed.entity, parsed.record_id, parsed.operation, parsed.record),
+    )
+
+
+def store_statement(accepted: AcceptedEvent) -> tuple[str, list]:
+    """PostgreSQL: the inbox row and its queue entry in one statement (one round trip, one
+    implicit transaction), returning the new event's id, or no row for a duplicate."""
+    enqueue, queue_params = QueueEntry.objects.enqueue_sql(
+        accepted.event, accepted.received_at, "event"
+    )
+    sql = f"WITH event AS ({_INSERT_INBOX}) {enqueue} RETURNING inbox_event_id"
+    return sql, accepted.inbox_params + queue_params
+
+
+# A conflict: the first delivery is committed (PostgreSQL waited for it to finish).
+FIRST_DELIVERY_SQL = f"SELECT id FROM {_INBOX} WHERE dedup_key = %s"
+
+
+def _store_accepted(accepted: AcceptedEvent) -> tuple[int, bool]:
+    """Write inbox row + queue entry atomically; returns (event id, newly created)."""
     if connection.vendor == "postgresql":
-        # Both rows in one statement: one round trip, one implicit transaction.
-        enqueue, queue_params = QueueEntry.objects.enqueue_sql(event, now, "event")
-        sql = f"WITH event AS ({_INSERT_INBOX}) {enqueue} RETURNING inbox_event_id"
+        sql, params = store_statement(accepted)
         with statement_transaction(), connection.cursor() as cursor:
-            cursor.execute(sql, inbox_params + queue_params)
+            cursor.execute(sql, params)
             row = cursor.fetchone()
     else:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_INSERT_INBOX, inbox_params)
+            cursor.execute(_INSERT_INBOX, accepted.inbox_params)
             row = cursor.fetchone()
             if row is not None:
-                event = dataclasses.replace(event, inbox_event_id=row[0])
-                QueueEntry.objects.enqueue([event], now)
+                event = dataclasses.replace(accepted.event, inbox_event_id=row[0])
+                QueueEntry.objects.enqueue([event], accepted.received_at)
     if row is not None:
         return row[0], True
-    # A conflict: the first delivery is committed (PostgreSQL waited for it to finish).
-    existing = InboxEvent.objects.filter(dedup_key=key).values_list("id", flat=True).first()
-    if existing is None:
+    with connection.cursor() as cursor:
+        cursor.execute(FIRST_DELIVERY_SQL, [accepted.dedup_key])
+        row = cursor.fetchone()
+    if row is None:
         raise RuntimeError("duplicate webhook whose first delivery vanished")
-    return existing, False
+    return row[0], False

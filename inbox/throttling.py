@@ -46,11 +46,13 @@ def batch_size(limit: int) -> int:
 @dataclass
 class _SourceCount:
     shared: int = 0  # the shared count of this window as this process last saw it
+    sending: int = 0  # hits on their way to it (a full batch whose round trip is under way)
     unsent: int = 0  # hits admitted here and not yet added to it
 
 
 class _Counts:
-    """This process's view of the current window: one lock, as gthread serves in threads."""
+    """This process's view of the current window. One lock, as the API serves in threads;
+    it is never held across a round trip, which the event loop's path awaits."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -61,12 +63,34 @@ class _Counts:
 _counts = _Counts()
 
 
-def over_limit(source: str) -> float | None:
-    """Count one webhook from ``source``: None when admitted, else seconds until the window
-    ends (the Retry-After of the 429)."""
+@dataclass(frozen=True)
+class FullBatch:
+    """A source's full batch of hits, to add to the shared count (``count_shared``) before
+    the hit that filled it is judged (``settle``)."""
+
+    source: str
+    window_index: int
+    window: int
+    limit: int
+    hits: int
+
+    def count_shared(self) -> int:
+        return _count_shared(self.source, self.window_index, self.window, self.hits)
+
+    def settle(self, shared: int) -> float | None:
+        with _counts.lock:
+            if _counts.window_index == self.window_index:
+                count = _counts.by_source.setdefault(self.source, _SourceCount())
+                count.sending = max(0, count.sending - self.hits)
+                count.shared = max(count.shared, shared)
+        return None if shared <= self.limit else _retry_after(self.window_index, self.window)
+
+
+def count_hit(source: str) -> float | FullBatch | None:
+    """Count one webhook from ``source`` in this process: None when admitted, seconds until
+    the window ends when refused (the Retry-After of the 429), or the batch it filled."""
     limit, window = SimpleRateThrottle.parse_rate(None, settings.WEBHOOK_RATE_LIMIT)
-    now = time.time()
-    window_index = int(now // window)
+    window_index = int(time.time() // window)
     batch = batch_size(limit)
     with _counts.lock:
         if window_index != _counts.window_index:  # the old window's counts matter no more
@@ -75,14 +99,25 @@ def over_limit(source: str) -> float | None:
         count = _counts.by_source.setdefault(source, _SourceCount())
         if count.unsent + 1 >= batch:  # a batch is full (with a batch of 1, every hit)
             hits, count.unsent = count.unsent + 1, 0
-            count.shared = _count_shared(source, window_index, window, hits)
-            admitted = count.shared <= limit
-        elif count.shared + count.unsent >= limit:
-            admitted = False
-        else:
-            count.unsent += 1
-            admitted = True
-    return None if admitted else max(1.0, (window_index + 1) * window - now)
+            count.sending += hits
+            return FullBatch(source, window_index, window, limit, hits)
+        if count.shared + count.sending + count.unsent >= limit:
+            return _retry_after(window_index, window)
+        count.unsent += 1
+        return None
+
+
+def over_limit(source: str) -> float | None:
+    """``count_hit``, its full batch counted where every process sees it: None when
+    admitted, else the Retry-After seconds."""
+    verdict = count_hit(source)
+    if isinstance(verdict, FullBatch):
+        return verdict.settle(verdict.count_shared())
+    return verdict
+
+
+def _retry_after(window_index: int, window: int) -> float:
+    return max(1.0, (window_index + 1) * window - time.time())
 
 
 def _count_shared(source: str, window_index: int, window: int, hits: int) -> int:

@@ -8,8 +8,13 @@ from django.conf import settings
 
 
 def client_address(request) -> str | None:
-    peer = request.META.get("REMOTE_ADDR") or None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return client_of(
+        request.META.get("REMOTE_ADDR") or None, request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def client_of(peer: str | None, forwarded: str) -> str | None:
+    """The client, from the connection's peer and its X-Forwarded-For header."""
     if not forwarded or peer not in settings.TRUSTED_PROXIES:
         return peer
     # Walk from the nearest hop back; the first address that is not one of our

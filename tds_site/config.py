@@ -126,6 +126,17 @@ class RetryPolicy:
         return self.delays[max(index, 0)]
 
 
+def pool_limits(read: Reader) -> dict[str, int]:
+    """An API process's connection pool: POOL_SIZE kept open, MAX_OVERFLOW more on demand,
+    a request waiting at most POOL_TIMEOUT seconds for one (then 503)."""
+    pool_size = read.int("DATABASE_POOL_SIZE", 10, minimum=1)
+    return {
+        "min_size": pool_size,
+        "max_size": pool_size + read.int("DATABASE_MAX_OVERFLOW", 20),
+        "timeout": read.int("DATABASE_POOL_TIMEOUT", 30, minimum=1),
+    }
+
+
 def database_settings(read: Reader, base_dir: Path, use_pool: bool) -> dict:
     """Build ``DATABASES['default']`` from DATABASE_URL or the DATABASE_* set."""
     url = read.raw("DATABASE_URL")
@@ -148,10 +159,6 @@ def database_settings(read: Reader, base_dir: Path, use_pool: bool) -> dict:
         }
     else:
         config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(base_dir / "db.sqlite3")}
-
-    pool_size = read.int("DATABASE_POOL_SIZE", 10, minimum=1)
-    max_overflow = read.int("DATABASE_MAX_OVERFLOW", 20)
-    pool_timeout = read.int("DATABASE_POOL_TIMEOUT", 30, minimum=1)
 
     engine = config["ENGINE"]
     if "sqlite" in engine:
@@ -184,11 +191,7 @@ def database_settings(read: Reader, base_dir: Path, use_pool: bool) -> dict:
             config["CONN_MAX_AGE"] = 0
         elif use_pool:
             # psycopg 3's pool, per process: POOL_SIZE kept open, OVERFLOW more on demand.
-            options["pool"] = {
-                "min_size": pool_size,
-                "max_size": pool_size + max_overflow,
-                "timeout": pool_timeout,
-            }
+            options["pool"] = pool_limits(read)
             # Django's backend, with a pool that never lends a connection the server closed.
             config["ENGINE"] = "tds_site.postgresql"
         else:

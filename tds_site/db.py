@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 def statement_transaction() -> AbstractContextManager:
@@ -23,8 +24,7 @@ def prepared_values(model: type[models.Model], columns: tuple[str, ...], values:
     A value given for several columns of one kind (the moment stamped on four) is converted
     once.
     """
-    # The wrapper itself: ``connection`` is a proxy that looks it up again on every use.
-    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper = _converting_wrapper()
     converted: dict[tuple[type, int], object] = {}
     prepared = []
     for column, field in zip(columns, _preparing_fields(model, columns), strict=True):
@@ -48,3 +48,11 @@ def _preparing_fields(model: type[models.Model], columns: tuple[str, ...]) -> tu
     """Per column, the field that converts its value, or None where nothing needs doing."""
     fields = {f.column: f for f in model._meta.concrete_fields}
     return tuple(None if type(fields[c]) in _AS_IS else fields[c] for c in columns)
+
+
+@cache
+def _converting_wrapper() -> BaseDatabaseWrapper:
+    """A connection wrapper for its conversions alone (no query is made through it), found
+    once: ``connection`` is a proxy that looks it up again on every use, and on an event
+    loop Django keeps one per task, built anew for each webhook."""
+    return connections[DEFAULT_DB_ALIAS]

@@ -18,8 +18,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_for(request.META.get("HTTP_X_REQUEST_ID", ""))
         request.request_id = request_id
         token = request_id_var.set(request_id)
         try:
@@ -28,3 +27,8 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+def request_id_for(incoming: str) -> str:
+    """The caller's X-Request-ID when it is a safe one to echo and log, else a new id."""
+    return incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex

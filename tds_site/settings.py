@@ -19,6 +19,7 @@ from tds_site.config import (
     Reader,
     RetryPolicy,
     database_settings,
+    pool_limits,
     read_dotenv,
 )
 from tds_site.timings import worker_timings
@@ -63,6 +64,8 @@ def _load() -> dict:
     s["DATABASES"] = {"default": database_settings(read, BASE_DIR, use_pool)}
     # Behind PgBouncer in transaction pooling no session state may outlive a transaction.
     s["DATABASE_PGBOUNCER"] = read.bool("DATABASE_PGBOUNCER", False)
+    # The webhook path's own asynchronous pool (inbox.asgi), sized as Django's.
+    s["DATABASE_POOL_LIMITS"] = pool_limits(read)
 
     s["WORKER_CONCURRENCY"] = read.int("WORKER_CONCURRENCY", 2, minimum=1)
     s["WORKER_BATCH_SIZE"] = read.int("WORKER_BATCH_SIZE", 10, minimum=1)

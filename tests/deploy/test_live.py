@@ -354,7 +354,7 @@ def start_socket_activated(tmp_path: Path, listener: socket.socket, secrets_: st
         str(VENV_BIN / "gunicorn"),
         "-c",
         "deploy/gunicorn.conf.py",
-        "tds_site.wsgi",
+        "tds_site.asgi:application",
     ]
     return start_gunicorn(tmp_path, env, name=name, argv=argv, pass_fds=(fd,))
 
