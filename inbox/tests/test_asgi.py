@@ -42,8 +42,8 @@ def send_all(requests: list[tuple]) -> list[httpx.Response]:
         await app.webhooks.open()
         transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 40000))
         try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                return [await client.request(m, p, content=b, headers=h) for m, p, b, h in requests]
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return [await c.request(m, p, content=b, headers=h) for m, p, b, h in requests]
         finally:
             await app.webhooks.close()
 
