@@ -36,6 +36,7 @@ async def _lend_only_live(conn: AsyncConnection) -> None:
     # After a PostgreSQL restart every idle connection is dead; the pool replaces a
     # connection whose check raises. A poll of its socket, not a round trip per webhook.
     if closed_by_server(conn):
+        await conn.close()  # else the pool takes it back as idle, and lends it again
         raise ConnectionError("the server closed this pooled connection")
 
 

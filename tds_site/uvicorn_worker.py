@@ -6,9 +6,40 @@ timeouts); each worker runs ``tds_site.asgi`` on an event loop.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import sys
+import time
 
+from gunicorn.arbiter import Arbiter
+from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
+
+# The longest a stopping worker waits for the requests of connections it has accepted.
+FIRST_REQUEST_GRACE_SECONDS = 1.0
+
+
+class GracefulServer(Server):
+    """uvicorn's server, minus one race of a graceful stop.
+
+    uvicorn closes at once every connection not serving a request, the ones just accepted
+    whose request is still on its way among them: their senders (each webhook on a new
+    connection, as Zoho sends) got a connection reset during every reload. This server
+    stops accepting first, then lets those connections' first requests arrive and start;
+    those get their answer, with ``Connection: close``.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        deadline = time.monotonic() + FIRST_REQUEST_GRACE_SECONDS
+        while time.monotonic() < deadline and any(
+            getattr(connection, "cycle", True) is None
+            for connection in self.server_state.connections
+        ):
+            await asyncio.sleep(0.02)
+        await super().shutdown(sockets)
 
 
 class TdsUvicornWorker(UvicornWorker):
@@ -21,3 +52,12 @@ class TdsUvicornWorker(UvicornWorker):
         "proxy_headers": False,
         "access_log": os.environ.get("API_ACCESS_LOG", "true").lower() == "true",
     }
+
+    async def _serve(self) -> None:
+        # UvicornWorker._serve, with GracefulServer.
+        self.config.app = self.wsgi
+        server = GracefulServer(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)

@@ -26,8 +26,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "alerts": {"inbox", "reconciliation", "syncqueue", "entities", "tds_site"},
     "metrics": {"alerts", "inbox", "reconciliation", "syncqueue", "entities", "tds_site"},
 }
-# The URL map and the site-wide views (health, 404) put the apps together.
-ASSEMBLERS = {"tds_site/urls.py", "tds_site/views.py"}
+# The URL map, the site-wide views (health, 404) and the ASGI application (webhooks to
+# inbox.asgi, the rest to Django) put the apps together.
+ASSEMBLERS = {"tds_site/urls.py", "tds_site/views.py", "tds_site/asgi.py"}
 
 
 def _imported_apps(path: Path) -> set[str]:
