@@ -53,7 +53,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def http(method: str, url: str, body: bytes | None = None, headers=None, timeout=10):
     """(status, headers, body); no exception for 4xx/5xx, no redirects followed, and the
-    tests' self-signed certificate accepted."""
+    tests' self-signed certificate accepted. The headers are looked up by name whatever its
+    case, as HTTP has it (uvicorn writes every name in lower case)."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -61,9 +62,9 @@ def http(method: str, url: str, body: bytes | None = None, headers=None, timeout
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with opener.open(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 
 
 def healthy(url: str) -> bool:
