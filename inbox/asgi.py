@@ -8,16 +8,16 @@ Everything else, and any webhook this app does not serve itself (``serves``), go
 Django application (``tds_site.asgi``), which answers it exactly as before: another method
 (405), a path it does not route, a plain-HTTP request that production redirects.
 
-The checks and their order are those of ``inbox.views.ZohoWebhookView`` (Django's test
-client and the OpenAPI document use that view): 429, 404, 415, 400/413 for the body, then
-ingest (401, 400, 200, 202), 503 while the database is unreachable.
+Its answers and their order are those of ``inbox.views.ZohoWebhookView`` (which Django's
+test client and the OpenAPI document use), both built by ``inbox.services``: 429, 404, 415,
+400/413 for the body, then ingest's (401, 400, 200, 202), 503 while the database is
+unreachable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
@@ -28,18 +28,22 @@ from django.db import InterfaceError, OperationalError, close_old_connections
 from django.http import HttpRequest, JsonResponse
 from django.middleware.security import SecurityMiddleware
 
-from entities.mappings import WEBHOOK_ENTITIES
 from inbox.body import content_length, too_large
-from inbox.payloads import supported_content_type
-from inbox.services import IngestResult, WebhookRequest, ingest_webhook, ingest_webhook_async
+from inbox.services import (
+    WEBHOOK_METHODS,
+    IngestResult,
+    WebhookRequest,
+    database_unavailable,
+    ingest_webhook,
+    ingest_webhook_async,
+    rate_limited,
+    refusal_before_body,
+)
 from inbox.throttling import FullBatch, count_hit
-from inbox.views import RETRY_AFTER_SECONDS, WEBHOOK_METHODS
 from tds_site.addresses import client_of
 from tds_site.async_db import new_pool, uses_postgresql
 from tds_site.logging import request_id_var
 from tds_site.middleware import request_id_for
-
-logger = logging.getLogger("tds.ingest")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
@@ -85,12 +89,7 @@ class WebhookApp:
         try:
             result = await self._answer(scope, receive, headers, request_id)
         except DATABASE_ERRORS as error:
-            logger.error("database unavailable during ingest: %s", type(error).__name__)
-            result = IngestResult(
-                503,
-                {"error": "database unavailable, retry later"},
-                {"Retry-After": RETRY_AFTER_SECONDS},
-            )
+            result = database_unavailable(error)
         except _ClientGone:
             request_id_var.reset(token)
             return
@@ -110,17 +109,12 @@ class WebhookApp:
         if isinstance(verdict, FullBatch):
             verdict = verdict.settle(await in_thread(verdict.count_shared))
         if verdict is not None:
-            return IngestResult(
-                429, {"error": "rate limit exceeded"}, {"Retry-After": str(int(verdict))}
-            )
+            return rate_limited(verdict)
         entity = _route(scope["path"])
-        if entity is not None and entity not in WEBHOOK_ENTITIES:
-            return IngestResult(404, {"error": f"unknown entity {entity!r}"})
         content_type = headers.get("content-type", "")
-        if not supported_content_type(content_type):
-            return IngestResult(
-                415, {"error": "use application/json or application/x-www-form-urlencoded"}
-            )
+        refusal = refusal_before_body(entity, content_type)
+        if refusal is not None:
+            return refusal
         body = await _read_body(receive, headers, settings.WEBHOOK_MAX_BODY_BYTES)
         if isinstance(body, IngestResult):
             return body

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,13 +23,16 @@ from django.db import DataError, connection, transaction
 from django.utils import timezone
 from psycopg_pool import AsyncConnectionPool
 
+from entities.mappings import WEBHOOK_ENTITIES
 from inbox.models import AuthMethod, InboxEvent, Validity
-from inbox.payloads import ParsedWebhook, UnusableWebhook, parse_webhook
+from inbox.payloads import ParsedWebhook, UnusableWebhook, parse_webhook, supported_content_type
 from inbox.signatures import verify
 from syncqueue.dispatch import request_drain
 from syncqueue.models import NewEvent, QueueEntry
 from tds_site.async_db import kept_cursor
 from tds_site.db import prepared_values, statement_transaction
+
+logger = logging.getLogger("tds.ingest")
 
 SIGNATURE_HEADER = "x-zoho-webhook-signature"
 TOKEN_HEADER = "x-tds-token"
@@ -100,6 +104,41 @@ class AcceptedEvent:
     received_at: datetime
     inbox_params: list
     event: NewEvent
+
+
+# -- the answers of either endpoint before ingest (inbox.views, inbox.asgi), in its order:
+# 405, 429, 404, 415, then the body's 400/411/413, then ingest's own, or 503.
+
+WEBHOOK_METHODS = ("POST", "PUT", "DELETE")
+RETRY_AFTER_SECONDS = "5"
+
+
+def method_not_allowed(method: str) -> IngestResult:
+    return IngestResult(
+        405, {"error": f"method {method} not allowed"}, {"Allow": ", ".join(WEBHOOK_METHODS)}
+    )
+
+
+def rate_limited(wait: float) -> IngestResult:
+    return IngestResult(429, {"error": "rate limit exceeded"}, {"Retry-After": str(int(wait))})
+
+
+def refusal_before_body(entity: str | None, content_type: str) -> IngestResult | None:
+    """The 404 of an unknown entity or the 415 of a content type no webhook has."""
+    if entity is not None and entity not in WEBHOOK_ENTITIES:
+        return IngestResult(404, {"error": f"unknown entity {entity!r}"})
+    if not supported_content_type(content_type):
+        return IngestResult(
+            415, {"error": "use application/json or application/x-www-form-urlencoded"}
+        )
+    return None
+
+
+def database_unavailable(error: Exception) -> IngestResult:
+    logger.error("database unavailable during ingest: %s", type(error).__name__)
+    return IngestResult(
+        503, {"error": "database unavailable, retry later"}, {"Retry-After": RETRY_AFTER_SECONDS}
+    )
 
 
 def judge_webhook(request: WebhookRequest) -> IngestResult | UnusableEvent | AcceptedEvent:

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import HttpHeaders
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from entities.mappings import WEBHOOK_ENTITIES
 from inbox.body import BodyRefused, read_body
 from inbox.openapi import ENTITY_PARAMETER, WEBHOOK_BODY, WEBHOOK_PARAMETERS
-from inbox.payloads import supported_content_type
-from inbox.services import WebhookRequest, ingest_webhook
+from inbox.services import (
+    WEBHOOK_METHODS,
+    IngestResult,
+    WebhookRequest,
+    database_unavailable,
+    ingest_webhook,
+    method_not_allowed,
+    rate_limited,
+    refusal_before_body,
+)
 from inbox.throttling import over_limit
 from tds_site.addresses import client_address
 from tds_site.negotiation import JsonOnly
-
-logger = logging.getLogger("tds.ingest")
-
-RETRY_AFTER_SECONDS = "5"
-WEBHOOK_METHODS = ("POST", "PUT", "DELETE")
 
 
 class ZohoWebhookView(APIView):
@@ -47,27 +46,14 @@ class ZohoWebhookView(APIView):
 
     def dispatch(self, request: HttpRequest, entity: str | None = None) -> HttpResponse:
         if request.method not in WEBHOOK_METHODS:
-            return _answer(
-                {"error": f"method {request.method} not allowed"},
-                status.HTTP_405_METHOD_NOT_ALLOWED,
-                headers={"Allow": ", ".join(WEBHOOK_METHODS)},
-            )
+            return _answer(method_not_allowed(request.method or ""))
         try:
             wait = over_limit(client_address(request) or "unknown")
             if wait is not None:
-                return _answer(
-                    {"error": "rate limit exceeded"},
-                    status.HTTP_429_TOO_MANY_REQUESTS,
-                    headers={"Retry-After": str(int(wait))},
-                )
+                return _answer(rate_limited(wait))
             return self.post(request, entity)
         except (OperationalError, InterfaceError) as error:
-            logger.error("database unavailable during ingest: %s", type(error).__name__)
-            return _answer(
-                {"error": "database unavailable, retry later"},
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                headers={"Retry-After": RETRY_AFTER_SECONDS},
-            )
+            return _answer(database_unavailable(error))
 
     @extend_schema(
         request=WEBHOOK_BODY,
@@ -85,20 +71,16 @@ class ZohoWebhookView(APIView):
             503: OpenApiResponse(description="Database unreachable."),
         },
     )
-    def post(self, request: HttpRequest, entity: str | None = None) -> JsonResponse:
-        if entity is not None and entity not in WEBHOOK_ENTITIES:
-            return _answer({"error": f"unknown entity {entity!r}"}, status.HTTP_404_NOT_FOUND)
+    def post(self, request: HttpRequest, entity: str | None = None) -> HttpResponse:
         meta = request.META
         content_type = meta.get("CONTENT_TYPE", "")
-        if not supported_content_type(content_type):
-            return _answer(
-                {"error": "use application/json or application/x-www-form-urlencoded"},
-                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            )
+        refusal = refusal_before_body(entity, content_type)
+        if refusal is not None:
+            return _answer(refusal)
         try:
             body = read_body(request, settings.WEBHOOK_MAX_BODY_BYTES)
         except BodyRefused as refused:
-            return _answer({"error": refused.reason}, refused.status_code)
+            return _answer(IngestResult(refused.status_code, {"error": refused.reason}))
         result = ingest_webhook(
             WebhookRequest(
                 method=request.method or "POST",
@@ -112,7 +94,7 @@ class ZohoWebhookView(APIView):
                 request_id=getattr(request, "request_id", ""),
             )
         )
-        return _answer(result.body, result.status_code, headers=result.headers)
+        return _answer(result)
 
     put = post
     delete = post
@@ -128,9 +110,9 @@ def _headers(meta: dict) -> dict[str, str]:
     }
 
 
-def _answer(body: dict, status_code: int, headers: dict | None = None) -> JsonResponse:
+def _answer(result: IngestResult) -> JsonResponse:
     # Rendered directly: DRF's negotiation and rendering add nothing to a fixed JSON reply.
-    return JsonResponse(body, status=status_code, headers=headers)
+    return JsonResponse(result.body, status=result.status_code, headers=result.headers)
 
 
 def _operation_ids(prefix: str, **schema) -> dict:
