@@ -31,8 +31,10 @@ _pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool") or {}
 timeout = max(30, int(_pool.get("timeout", 0)) + 10)
 graceful_timeout = 30
 keepalive = 5
-max_requests = 20000
-max_requests_jitter = 2000
+# No recycling of workers after so many requests: a recycled worker closes the keep-alive
+# connections of its clients (nginx's among them) while they may be sending; its memory
+# stays flat (bench/ingest --memory) and the unit's MemoryMax bounds it anyway.
+max_requests = 0
 proc_name = "tds-core-api"
 # systemd (or bin/run) manages the server; one shared control socket per user would
 # collide between several instances on one host.

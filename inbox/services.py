@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from urllib.parse import parse_qsl
 
 import psycopg
@@ -346,8 +347,14 @@ def store_statement(accepted: AcceptedEvent) -> tuple[str, list]:
     enqueue, queue_params = QueueEntry.objects.enqueue_sql(
         accepted.event, accepted.received_at, "event"
     )
-    sql = f"WITH event AS ({_INSERT_INBOX}) {enqueue} RETURNING inbox_event_id"
-    return sql, accepted.inbox_params + queue_params
+    return _store_sql(enqueue), accepted.inbox_params + queue_params
+
+
+@cache
+def _store_sql(enqueue: str) -> str:
+    # The same string object every time: psycopg keeps a cursor's adaptation of its
+    # parameters' types only while the query is the one it ran last.
+    return f"WITH event AS ({_INSERT_INBOX}) {enqueue} RETURNING inbox_event_id"
 
 
 # A conflict: the first delivery is committed (PostgreSQL waited for it to finish).

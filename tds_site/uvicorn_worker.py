@@ -50,6 +50,7 @@ class TdsUvicornWorker(UvicornWorker):
         # X-Forwarded-For is believed by the application alone, from TRUSTED_PROXIES
         # (tds_site.addresses); uvicorn rewriting the client first would apply it twice.
         "proxy_headers": False,
+        "server_header": False,  # no "server: uvicorn" on every answer
         "access_log": os.environ.get("API_ACCESS_LOG", "true").lower() == "true",
     }
 
