@@ -41,7 +41,7 @@ from inbox.services import (
 )
 from inbox.throttling import FullBatch, count_hit
 from tds_site.addresses import client_of
-from tds_site.async_db import new_pool, uses_postgresql
+from tds_site.async_db import WebhookPool, uses_postgresql
 from tds_site.logging import request_id_var
 from tds_site.middleware import request_id_for
 
@@ -62,13 +62,11 @@ class WebhookApp:
     """ASGI: ``/webhooks/zoho/`` and ``/webhooks/zoho/<entity>/`` (either slash)."""
 
     def __init__(self) -> None:
-        self.pool = new_pool() if uses_postgresql() else None
+        self.pool = WebhookPool() if uses_postgresql() else None
 
     async def open(self) -> None:
         if self.pool is not None:
-            # Not waiting for the first connection: a webhook meanwhile waits for one (or
-            # gets its 503), and a process starting while PostgreSQL is down still serves.
-            await self.pool.open(wait=False)
+            await self.pool.open()
 
     async def close(self) -> None:
         if self.pool is not None:

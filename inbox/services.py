@@ -22,7 +22,6 @@ import psycopg
 from django.conf import settings
 from django.db import DataError, connection, transaction
 from django.utils import timezone
-from psycopg_pool import AsyncConnectionPool
 
 from entities.mappings import WEBHOOK_ENTITIES
 from inbox.models import AuthMethod, InboxEvent, Validity
@@ -30,7 +29,7 @@ from inbox.payloads import ParsedWebhook, UnusableWebhook, parse_webhook, suppor
 from inbox.signatures import verify
 from syncqueue.dispatch import request_drain
 from syncqueue.models import NewEvent, QueueEntry
-from tds_site.async_db import kept_cursor
+from tds_site.async_db import WebhookPool, kept_cursor
 from tds_site.db import prepared_values, statement_transaction
 
 logger = logging.getLogger("tds.ingest")
@@ -180,7 +179,7 @@ def ingest_webhook(request: WebhookRequest) -> IngestResult:
 
 
 async def ingest_webhook_async(
-    request: WebhookRequest, pool: AsyncConnectionPool, in_thread: Callable[..., Awaitable]
+    request: WebhookRequest, pool: WebhookPool, in_thread: Callable[..., Awaitable]
 ) -> IngestResult:
     """``ingest_webhook`` on an event loop: the same judgement, the same statement, on
     ``pool``. The rare paths (a webhook kept as rejected) run the synchronous code through

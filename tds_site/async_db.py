@@ -9,13 +9,14 @@ sized by DATABASE_POOL_SIZE / _MAX_OVERFLOW / _POOL_TIMEOUT.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import AsyncConnection, AsyncCursor
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from tds_site.postgresql.base import closed_by_server
 
@@ -40,20 +41,70 @@ async def _lend_only_live(conn: AsyncConnection) -> None:
         raise ConnectionError("the server closed this pooled connection")
 
 
-def new_pool() -> AsyncConnectionPool:
-    """A closed pool (``await pool.open()`` inside the event loop that will use it)."""
-    limits = settings.DATABASE_POOL_LIMITS
-    return AsyncConnectionPool(
-        kwargs=connection_kwargs(),
-        # It grows with the load; the process's Django pool (console, health) already keeps
-        # DATABASE_POOL_SIZE open, and both together must stay under max_connections.
-        min_size=1,
-        max_size=limits["max_size"],
-        timeout=limits["timeout"],
-        check=_lend_only_live,
-        open=False,
-        name="tds-webhooks",
-    )
+class WebhookPool:
+    """The pool, lending at most ``max_size`` connections, its waiters queued on a
+    semaphore: psycopg_pool's own wait (a task and a condition per waiter) was a twentieth
+    of a webhook's CPU whenever more webhooks were in flight than connections."""
+
+    def __init__(self) -> None:
+        limits = settings.DATABASE_POOL_LIMITS
+        self.timeout = limits["timeout"]
+        self.pool = AsyncConnectionPool(
+            kwargs=connection_kwargs(),
+            # It grows with the load; the process's Django pool (console, health) already
+            # keeps DATABASE_POOL_SIZE open, and both together must stay under
+            # max_connections.
+            min_size=1,
+            max_size=limits["max_size"],
+            timeout=self.timeout,
+            check=_lend_only_live,
+            open=False,
+            name="tds-webhooks",
+        )
+        self.free = asyncio.Semaphore(limits["max_size"])
+
+    async def open(self) -> None:
+        # Not waiting for the first connection: a webhook meanwhile waits for one (or gets
+        # its 503), and a process starting while PostgreSQL is down still serves.
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    def connection(self) -> _Lent:
+        """``async with pool.connection() as conn``: a connection, or PoolTimeout (an
+        OperationalError) after DATABASE_POOL_TIMEOUT seconds."""
+        return _Lent(self)
+
+
+class _Lent:
+    __slots__ = ("conn", "owner")
+
+    def __init__(self, owner: WebhookPool) -> None:
+        self.owner = owner
+
+    async def __aenter__(self) -> AsyncConnection:
+        owner = self.owner
+        if owner.free.locked():
+            try:
+                async with asyncio.timeout(owner.timeout):
+                    await owner.free.acquire()
+            except TimeoutError:
+                raise PoolTimeout(f"no connection free within {owner.timeout} s") from None
+        else:
+            await owner.free.acquire()
+        try:
+            self.conn = await owner.pool.getconn()
+        except BaseException:
+            owner.free.release()
+            raise
+        return self.conn
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.owner.pool.putconn(self.conn)  # rolls back a failed statement's state
+        finally:
+            self.owner.free.release()
 
 
 _cursors: weakref.WeakKeyDictionary[AsyncConnection, AsyncCursor] = weakref.WeakKeyDictionary()
