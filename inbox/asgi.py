@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
@@ -44,6 +45,8 @@ from tds_site.addresses import client_of
 from tds_site.async_db import WebhookPool, uses_postgresql
 from tds_site.logging import request_id_var
 from tds_site.middleware import request_id_for
+
+logger = logging.getLogger("tds.ingest")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
@@ -91,6 +94,9 @@ class WebhookApp:
         except _ClientGone:
             request_id_var.reset(token)
             return
+        except Exception:  # a defect: logged with its trace, answered in JSON as the rest
+            logger.exception("webhook failed")
+            result = IngestResult(500, {"error": "internal error"})
         try:
             await _send_json(send, result, request_id, _is_secure(scope, headers))
         finally:  # after the answer: the server's access line carries the id too

@@ -211,3 +211,15 @@ def test_an_unreachable_database_is_a_503_with_retry_after(settings, monkeypatch
     assert response.json() == {"error": "database unavailable, retry later"}
     assert response.headers["retry-after"] == "5"
     assert InboxEvent.objects.count() == 0
+
+
+def test_a_defect_is_a_json_500_and_logged(monkeypatch, caplog):
+    def broken(request):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("inbox.services.judge_webhook", broken)
+    response = send("POST", URL, INVOICE, WITH_TOKEN)
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error"}
+    assert any(r.name == "tds.ingest" and r.exc_info for r in caplog.records)
+    assert InboxEvent.objects.count() == 0
