@@ -1,5 +1,7 @@
-"""gunicorn settings for the TDS Core API:
-``gunicorn -c deploy/gunicorn.conf.py tds_site.asgi:application``.
+"""gunicorn settings for the TDS Core API: ``gunicorn -c deploy/gunicorn.conf.py tds_site.wsgi``.
+
+Its workers serve the ASGI application (``tds_site.asgi``), given the WSGI entry point or
+none (``wsgi_app``).
 
 Everything comes from the same environment as Django's settings (API_HOST, API_PORT,
 API_WORKERS). The master validates the configuration before forking, so a bad variable

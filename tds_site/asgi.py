@@ -1,4 +1,4 @@
-"""ASGI entry point: ``gunicorn -c deploy/gunicorn.conf.py`` (``tds_site.asgi:application``).
+"""The application the API's workers serve (``tds_site.uvicorn_worker``).
 
 Webhooks are served on the event loop by ``inbox.asgi.WebhookApp``; every other request
 (console, dashboard, health, metrics) by the WSGI application of ``tds_site.wsgi``, in a

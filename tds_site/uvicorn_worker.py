@@ -55,8 +55,12 @@ class TdsUvicornWorker(UvicornWorker):
     }
 
     async def _serve(self) -> None:
-        # UvicornWorker._serve, with GracefulServer.
-        self.config.app = self.wsgi
+        # UvicornWorker._serve, with GracefulServer, and TDS Core's ASGI application for its
+        # WSGI one: the API's command stays `gunicorn -c deploy/gunicorn.conf.py
+        # tds_site.wsgi`, as the contract spells it and the units run it.
+        from tds_site import asgi, wsgi  # here, in the worker: the master loads this class
+
+        self.config.app = asgi.application if self.wsgi is wsgi.application else self.wsgi
         server = GracefulServer(config=self.config)
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)

@@ -84,12 +84,12 @@ def wait_healthy(url: str, process: LiveProcess, timeout: float = 30) -> None:
 
 
 def start_gunicorn(tmp_path: Path, env: dict[str, str], name: str = "gunicorn", **popen):
-    """`gunicorn -c deploy/gunicorn.conf.py tds_site.asgi:application`, as in tds-core-api.service.
+    """`gunicorn -c deploy/gunicorn.conf.py tds_site.wsgi`, as in tds-core-api.service.
     Returns the process, with ``url`` set; waits for /health."""
     port = int(env.setdefault("API_PORT", str(free_port())))
     argv = popen.pop("argv", None) or [
         str(VENV_BIN / "gunicorn"),
-        *("-c", "deploy/gunicorn.conf.py", "tds_site.asgi:application"),
+        *("-c", "deploy/gunicorn.conf.py", "tds_site.wsgi"),
     ]
     process = LiveProcess(argv, env, tmp_path / f"{name}.log", **popen)
     process.url = f"http://127.0.0.1:{port}"

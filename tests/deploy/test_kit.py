@@ -267,7 +267,7 @@ def test_api_unit_is_notify_with_graceful_reload():
     unit = unit_settings("tds-core-api.service")
     assert unit["Type"] == ["notify"]
     assert unit["ExecStart"][0].endswith(
-        "venv/bin/gunicorn -c deploy/gunicorn.conf.py tds_site.asgi:application"
+        "venv/bin/gunicorn -c deploy/gunicorn.conf.py tds_site.wsgi"
     )
     assert unit["ExecReload"] == ["/bin/kill -s HUP $MAINPID"]
     worker = unit_settings("tds-core-worker.service")

@@ -336,6 +336,8 @@ def test_sighup_reload_under_a_webhook_stream_loses_nothing(tmp_path, live_proce
     assert_nothing_lost(stream)
     assert len(stream.results) >= 160
     log = api.output()
+    # `gunicorn … tds_site.wsgi`, as the unit runs it: the workers serve the ASGI application.
+    assert "Application startup complete." in log, log[-3000:]
     assert log.count("Handling signal: hup") == 2, log[-3000:]
     # 2 workers at start, 2 new ones per reload: the old ones really were replaced.
     assert len(set(re.findall(r"Booting worker with pid: (\d+)", log))) >= 6, log[-3000:]
@@ -354,7 +356,7 @@ def start_socket_activated(tmp_path: Path, listener: socket.socket, secrets_: st
         str(VENV_BIN / "gunicorn"),
         "-c",
         "deploy/gunicorn.conf.py",
-        "tds_site.asgi:application",
+        "tds_site.wsgi",
     ]
     return start_gunicorn(tmp_path, env, name=name, argv=argv, pass_fds=(fd,))
 
