@@ -4,9 +4,9 @@ answer.
 The API serves ASGI (uvicorn's HTTP parser in C under gunicorn, deploy/gunicorn.conf.py).
 Webhooks are the hot path: this app answers them without Django's request cycle, which was
 a third of a webhook's CPU, and stores each with one statement on an asynchronous pool.
-Everything else, and any webhook this app does not serve itself (``serves``), goes to the
-Django application (``tds_site.asgi``), which answers it exactly as before: another method
-(405), a path it does not route, a plain-HTTP request that production redirects.
+Everything else goes to the Django application (``tds_site.asgi``), which answers it
+exactly as before: another method (405), a path this app does not route (``serves``), and a
+plain-HTTP webhook that production redirects (handed to ``site``).
 
 Its answers and their order are those of ``inbox.views.ZohoWebhookView`` (which Django's
 test client and the OpenAPI document use), both built by ``inbox.services``: 429, 404, 415,
@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, JsonResponse
 from django.middleware.security import SecurityMiddleware
 
@@ -51,6 +51,7 @@ logger = logging.getLogger("tds.ingest")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 WEBHOOK_ROOT = "/webhooks/zoho"
 DATABASE_ERRORS = (
@@ -64,7 +65,8 @@ DATABASE_ERRORS = (
 class WebhookApp:
     """ASGI: ``/webhooks/zoho/`` and ``/webhooks/zoho/<entity>/`` (either slash)."""
 
-    def __init__(self) -> None:
+    def __init__(self, site: ASGIApp) -> None:
+        self.site = site  # answers what this app leaves to Django
         self.pool = WebhookPool() if uses_postgresql() else None
 
     async def open(self) -> None:
@@ -80,11 +82,15 @@ class WebhookApp:
             scope["type"] == "http"
             and scope["method"] in WEBHOOK_METHODS
             and _route(scope["path"]) is not False
-            and not _redirected_to_https(scope)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
+        secure = _is_secure(scope, headers)
+        if settings.SECURE_SSL_REDIRECT and not secure:
+            # SecurityMiddleware's redirect (production, plain HTTP) stays Django's.
+            await self.site(scope, receive, send)
+            return
         request_id = request_id_for(headers.get("x-request-id", ""))
         token = request_id_var.set(request_id)
         try:
@@ -98,7 +104,7 @@ class WebhookApp:
             logger.exception("webhook failed")
             result = IngestResult(500, {"error": "internal error"})
         try:
-            await _send_json(send, result, request_id, _is_secure(scope, headers))
+            await _send_json(send, result, request_id, secure)
         finally:  # after the answer: the server's access line carries the id too
             request_id_var.reset(token)
 
@@ -139,15 +145,15 @@ class WebhookApp:
 
 
 async def in_thread(function: Callable, *args: Any) -> Any:
-    """``function`` in a thread of the loop's executor, with Django's connections handled
-    as around a request (a pooled one given back afterwards)."""
+    """``function`` in a thread of the loop's executor. Its Django connection is closed
+    afterwards (a pooled one given back): these are the rare paths, and an executor's
+    thread would otherwise hold a connection for as long as it lives."""
 
     def run() -> Any:
-        close_old_connections()
         try:
             return function(*args)
         finally:
-            close_old_connections()
+            connections.close_all()
 
     return await asyncio.get_running_loop().run_in_executor(None, run)
 
@@ -185,11 +191,6 @@ def _is_secure(scope: Scope, headers: dict[str, str]) -> bool:
         if value is not None:
             return value.split(",")[0].strip() == secure_value
     return scope.get("scheme") == "https"
-
-
-def _redirected_to_https(scope: Scope) -> bool:
-    # SecurityMiddleware's redirect (production, plain HTTP) stays Django's to answer.
-    return settings.SECURE_SSL_REDIRECT and not _is_secure(scope, _headers(scope))
 
 
 async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes | IngestResult:

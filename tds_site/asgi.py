@@ -25,7 +25,7 @@ SITE_THREADS = 8
 class Application:
     def __init__(self) -> None:
         self.site = WSGIMiddleware(wsgi_application, workers=SITE_THREADS)
-        self.webhooks = WebhookApp()
+        self.webhooks = WebhookApp(self.site)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":

@@ -137,8 +137,9 @@ def test_an_authentic_unusable_webhook_is_kept_as_rejected():
     assert QueueEntry.objects.count() == 0
 
 
-def test_a_value_the_database_refuses_is_kept_as_rejected_too():
-    # A NUL escaped in a JSON key: valid JSON, no text column of PostgreSQL holds it.
+def test_text_the_database_cannot_hold_is_kept_as_rejected_too():
+    # A NUL escaped in a JSON key: valid JSON, no text column of PostgreSQL holds it; the
+    # parser refuses it before any insert.
     body = INVOICE.replace(b'"invoice_id"', b'"invoice_id", "k\\u0000": 1, "x"', 1)
     response = send("POST", URL, body, WITH_TOKEN)
     assert response.status_code == 400
@@ -196,6 +197,59 @@ def test_a_client_gone_mid_body_gets_no_answer_and_stores_nothing():
     )
     with pytest.raises(asgi._ClientGone):
         asyncio.run(asgi._read_body(receive, {}, 100))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the asynchronous pool's path")
+def test_a_value_the_insert_itself_refuses_is_kept_as_rejected(monkeypatch):
+    # What the parser lets through and PostgreSQL still refuses (a DataError): here a
+    # request id longer than its column, put in the statement's parameters.
+    from inbox import services
+
+    real = services.store_statement
+
+    def overlong_request_id(accepted):
+        sql, params = real(accepted)
+        column = services._INBOX_COLUMNS.index("request_id")
+        return sql, [*params[:column], "x" * 500, *params[column + 1 :]]
+
+    monkeypatch.setattr(services, "store_statement", overlong_request_id)
+    response = send("POST", URL, INVOICE, WITH_TOKEN)
+    assert response.status_code == 400
+    assert "cannot store" in response.json()["error"]
+    event = InboxEvent.objects.get(pk=response.json()["event_id"])
+    assert event.validity == Validity.REJECTED
+    assert QueueEntry.objects.count() == 0
+
+
+def test_plain_http_in_production_is_django_s_redirect_and_https_gets_hsts(settings, monkeypatch):
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from tds_site import asgi as site_asgi
+    from tds_site.handlers import WebhookHandler, route_webhooks
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    # Django's middleware reads these settings when it is built: build it anew, as a
+    # production process starts with them.
+    monkeypatch.setattr(
+        site_asgi, "wsgi_application", route_webhooks(WebhookHandler(), WSGIHandler())
+    )
+    asgi._security_headers.cache_clear()
+    try:
+        plain, proxied = send_all(
+            [
+                ("POST", URL, INVOICE, WITH_TOKEN),
+                ("POST", URL, INVOICE, {**WITH_TOKEN, "X-Forwarded-Proto": "https"}),
+            ]
+        )
+    finally:
+        asgi._security_headers.cache_clear()
+    assert plain.status_code == 301
+    assert plain.headers["location"] == "https://testserver" + URL
+    assert proxied.status_code == 202
+    assert proxied.headers["strict-transport-security"] == "max-age=3600"
+    assert InboxEvent.objects.count() == 1
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the asynchronous pool's path")
